@@ -1,0 +1,39 @@
+"""Checks: one module per family, one registry (name -> check).
+
+Import from here, not from the private modules. Third-party checks register through the
+``harness.checks`` entry-point group with the same `register` decorator.
+"""
+
+from harness.checks._base import (
+    CHECK_CONFIG,
+    BoundCheck,
+    BuildEnv,
+    Check,
+    CheckArgError,
+    CheckContext,
+    CheckResult,
+    build_check,
+    check_names,
+    register,
+    run_check,
+)
+from harness.checks._score import combine, score_output
+
+# Built-in families register themselves on import.
+from harness.checks import text as _text  # noqa: E402,F401  isort: skip
+
+__all__ = [
+    "CHECK_CONFIG",
+    "BoundCheck",
+    "BuildEnv",
+    "Check",
+    "CheckArgError",
+    "CheckContext",
+    "CheckResult",
+    "build_check",
+    "check_names",
+    "combine",
+    "register",
+    "run_check",
+    "score_output",
+]

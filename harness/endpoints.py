@@ -1,0 +1,236 @@
+"""Endpoints: where a suite is sent, with which defaults and limits.
+
+An endpoint comes from a YAML config (``endpoints: {name: {...}}``) or ad hoc from command-line
+flags. Presets fill the base URL and the name of the key's environment variable for the servers
+teams actually use. The key itself is only ever read from the environment at call time
+(`api_key()`); it is not a field, so it cannot be dumped into a manifest, a log or a report.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness import _yamlpos
+from harness.errors import InputError, Problem
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(default=8, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
+    """Requests per minute (DashScope enforces RPM and RPS at once)."""
+    rps: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Per attempt: connect + the whole streamed answer."""
+    max_retries: int = Field(default=4, ge=0)
+    """Retries after the first attempt; `attempts` in a record is 1 + retries."""
+    backoff_initial_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    currency: str = "USD"
+
+    def cost(self, prompt: int | None, completion: int | None, cached: int | None = None) -> float | None:
+        """Estimated cost of one call; None when the token counts are unknown."""
+        if prompt is None or completion is None:
+            return None
+        cached_n = cached or 0
+        cached_rate = self.cached_input_per_mtok if self.cached_input_per_mtok is not None else self.input_per_mtok
+        return (
+            (prompt - cached_n) * self.input_per_mtok
+            + cached_n * cached_rate
+            + completion * self.output_per_mtok
+        ) / 1e6
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "dashscope-intl": {
+        "base_url": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        "api_key_env": "DASHSCOPE_API_KEY",
+        "model": "qwen3.5-plus",
+    },
+    "dashscope-cn": {
+        "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        "api_key_env": "DASHSCOPE_API_KEY",
+        "model": "qwen3.5-plus",
+    },
+    "openai": {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
+    "vllm": {"base_url": "http://127.0.0.1:8000/v1", "api_key_env": None},
+    "sglang": {"base_url": "http://127.0.0.1:30000/v1", "api_key_env": None},
+    "ollama": {"base_url": "http://127.0.0.1:11434/v1", "api_key_env": None},
+    "llamacpp": {"base_url": "http://127.0.0.1:8080/v1", "api_key_env": None},
+    "transformers": {"base_url": "http://127.0.0.1:8000/v1", "api_key_env": None},
+    "sim": {"base_url": "http://127.0.0.1:8765/v1", "api_key_env": None, "model": "sim-reference"},
+}
+
+#: For a 401 from DashScope: keys are issued per region, so the other region is the usual fix.
+DASHSCOPE_OTHER_REGION = {
+    "dashscope-intl": PRESETS["dashscope-cn"]["base_url"],
+    "dashscope-cn": PRESETS["dashscope-intl"]["base_url"],
+}
+
+
+class Endpoint(BaseModel):
+    """A target: an OpenAI-compatible base URL and model, with defaults and limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    base_url: str
+    model: str
+    preset: str | None = None
+    api_key_env: str | None = None
+    stream: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits)
+    price: Price | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra request headers (not secrets: use api_key_env for those)."""
+
+    def api_key(self) -> str:
+        """The key from the environment; servers without auth get a placeholder."""
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env, "")
+        return "not-needed"
+
+    def missing_key(self) -> str | None:
+        """The env var name when the endpoint needs a key that is not set."""
+        if self.api_key_env and not os.environ.get(self.api_key_env):
+            return self.api_key_env
+        return None
+
+    def auth_hint(self) -> str:
+        """What to say on a 401, beyond "unauthorised"."""
+        if self.preset in DASHSCOPE_OTHER_REGION or "dashscope" in self.base_url:
+            other = DASHSCOPE_OTHER_REGION.get(
+                self.preset or "",
+                PRESETS["dashscope-cn"]["base_url"]
+                if "intl" in self.base_url
+                else PRESETS["dashscope-intl"]["base_url"],
+            )
+            return (
+                f"DashScope API keys are region-specific: a key from the other region is rejected here; "
+                f"check ${self.api_key_env or 'DASHSCOPE_API_KEY'} or use base_url {other}"
+            )
+        if self.api_key_env:
+            return f"check ${self.api_key_env}"
+        return "the server requires an API key: set api_key_env"
+
+    def public_dict(self) -> dict[str, Any]:
+        """Everything but secrets, for the manifest (the key's variable name is not a secret)."""
+        return self.model_dump(mode="json")
+
+
+def from_preset(name: str, preset: str | None, **fields: Any) -> Endpoint:
+    data: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+        data.update({k: v for k, v in PRESETS[preset].items() if v is not None})
+    data.update({k: v for k, v in fields.items() if v is not None})
+    data["name"] = name
+    data["preset"] = preset
+    if "model" not in data:
+        raise InputError(f"endpoint {name!r}: 'model' is required")
+    return Endpoint.model_validate(data)
+
+
+def load_config(path: str | Path) -> dict[str, Endpoint]:
+    """Read `endpoints:` from a YAML config; every problem as file:line."""
+    p = Path(path)
+    name = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(Problem(name, 0, f"cannot read config: {exc.strerror or exc}")) from None
+    try:
+        root = _yamlpos.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(Problem(name, (mark.line + 1) if mark else 1, f"malformed YAML: {getattr(exc, 'problem', exc)}")) from None
+    if not isinstance(root, yaml.MappingNode):
+        raise InputError(Problem(name, 1, "a config must be a mapping with an 'endpoints' key"))
+    data = _yamlpos.construct(root)
+    eps = data.get("endpoints")
+    if not isinstance(eps, dict) or not eps:
+        raise InputError(Problem(name, 1, "'endpoints' must be a non-empty mapping of name -> settings"))
+    problems: list[Problem] = []
+    out: dict[str, Endpoint] = {}
+    for ep_name, settings in eps.items():
+        line = _yamlpos.line_of(root, ("endpoints", ep_name))
+        if not isinstance(settings, dict):
+            problems.append(Problem(name, line, f"endpoint {ep_name!r}: settings must be a mapping"))
+            continue
+        settings = dict(settings)
+        preset = settings.pop("preset", None)
+        if preset is not None and preset not in PRESETS:
+            problems.append(Problem(name, _yamlpos.line_of(root, ("endpoints", ep_name, "preset")), f"endpoint {ep_name!r}: unknown preset {preset!r} (known: {', '.join(PRESETS)})"))
+            continue
+        base: dict[str, Any] = dict(PRESETS.get(preset, {})) if preset else {}
+        base = {k: v for k, v in base.items() if v is not None}
+        if "api_key" in settings:
+            problems.append(Problem(name, _yamlpos.line_of(root, ("endpoints", ep_name, "api_key")), f"endpoint {ep_name!r}: keys are never stored in config files; name the environment variable with 'api_key_env'"))
+            continue
+        merged = {**base, **settings, "name": str(ep_name), "preset": preset}
+        try:
+            out[str(ep_name)] = Endpoint.model_validate(merged)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                ln = _yamlpos.line_of(root, ("endpoints", ep_name, *loc))
+                where = ".".join(str(x) for x in loc)
+                if err["type"] == "extra_forbidden":
+                    msg = f"unknown key {where!r}"
+                elif err["type"] == "missing":
+                    msg = f"missing required key {where!r}"
+                else:
+                    msg = f"{where}: {err['msg']}"
+                problems.append(Problem(name, ln, f"endpoint {ep_name!r}: {msg}"))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def resolve_endpoint(
+    *,
+    name: str | None = None,
+    config: str | Path | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    api_key_env: str | None = None,
+) -> Endpoint:
+    """The endpoint a command asked for: a named config entry, a bare preset, or ad hoc flags."""
+    if name and (base_url or model) and not config:
+        # --endpoint PRESET --model M: a preset with a model (e.g. dashscope-intl qwen3.6-plus)
+        if name in PRESETS:
+            return from_preset(name, name, base_url=base_url, model=model, api_key_env=api_key_env)
+    if name:
+        if config:
+            endpoints = load_config(config)
+            if name not in endpoints:
+                raise InputError(Problem(str(config), 0, f"no endpoint {name!r} (defined: {', '.join(endpoints)})"))
+            ep = endpoints[name]
+            if model:
+                ep = ep.model_copy(update={"model": model})
+            return ep
+        if name in PRESETS:
+            return from_preset(name, name, model=model, api_key_env=api_key_env)
+        default_cfg = Path("harness.yaml")
+        if default_cfg.is_file():
+            return resolve_endpoint(name=name, config=default_cfg, model=model)
+        raise InputError(f"unknown endpoint {name!r}: not a preset ({', '.join(PRESETS)}) and no --config given")
+    if base_url and model:
+        return from_preset("adhoc", None, base_url=base_url, model=model, api_key_env=api_key_env)
+    raise InputError("give --endpoint NAME, or --base-url URL and --model M")

@@ -1,0 +1,44 @@
+"""Errors a user can act on.
+
+Bad input (a golden file, a config, a flag) is never a traceback: it is raised as
+`InputError` carrying one or more `file:line: message` problems, and the command line prints
+them and exits 2. Keeping the problems as data lets `harness validate` report every problem in
+a suite at once instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as we can."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class InputError(Exception):
+    """Bad user input; the CLI prints each problem on one line and exits 2."""
+
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem("<input>", 0, problems)] if problems else []
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = problems
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [
+            p.message if p.file == "<input>" else str(p) for p in self.problems
+        ]
+
+
+class UsageError(InputError):
+    """A command-line usage mistake (conflicting or missing flags)."""

@@ -1,0 +1,391 @@
+"""Suite x endpoint x repeats -> one record per case x repeat in a run directory.
+
+A fixed pool of workers pulls (case, repeat) jobs from a queue, so 100,000 jobs do not become
+100,000 tasks. Each job is one call (with retries) followed by its checks, and its record is
+appended and flushed before the worker takes the next job: that is what makes a run resumable
+and a crash cheap. Rate limits (requests per minute AND per second, DashScope enforces both)
+are taken before every attempt, retries included, with aiolimiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import signal
+import sys
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from tqdm import tqdm
+
+from harness._version import __version__
+from harness.checks import CheckContext, score_output
+from harness.client import Client, build_request
+from harness.endpoints import Endpoint
+from harness.errors import InputError
+from harness.golden import Case, Suite, load_suite
+from harness.records import Manifest, Record, SuiteInfo
+from harness.retry import complete_with_retries
+from harness.store import ResultsWriter, is_run_dir, load_manifest, load_records, write_manifest
+
+DEFAULT_RUNS_DIR = Path("reports") / "runs"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which cases a run covers; stored in the manifest so `--resume` picks the same ones."""
+
+    categories: tuple[str, ...] = ()
+    filter_text: str | None = None
+    shard: tuple[int, int] | None = None
+    """(i, n), 1-based: this process runs shard i of n."""
+
+    def apply(self, suite: Suite) -> Suite:
+        sub = suite.select(categories=self.categories or None, filter_text=self.filter_text)
+        if self.shard is None:
+            return sub
+        i, n = self.shard
+        # Shard by a hash of the id, not by position, so adding a case does not reshuffle shards.
+        keep = [c for c in sub.cases if int(hashlib.sha1(c.id.encode()).hexdigest(), 16) % n == i - 1]
+        return Suite(path=sub.path, cases=keep)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "categories": list(self.categories),
+            "filter": self.filter_text,
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Selection:
+        return cls(
+            categories=tuple(d.get("categories") or ()),
+            filter_text=d.get("filter"),
+            shard=parse_shard(d["shard"]) if d.get("shard") else None,
+        )
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m or not (1 <= int(m.group(1)) <= int(m.group(2))):
+        raise InputError(f"--shard must look like I/N with 1 <= I <= N, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass
+class RunResult:
+    path: Path
+    manifest: Manifest
+    scheduled: int
+    written: int
+    """Records this invocation appended."""
+    errors: int
+    interrupted: bool = False
+
+
+@dataclass
+class _Progress:
+    bar: tqdm[Any] | None
+    errors: int = 0
+    done: int = 0
+    passed: int = 0
+
+    def update(self, rec: Record) -> None:
+        self.done += 1
+        if rec.status == "error":
+            self.errors += 1
+        elif rec.passed:
+            self.passed += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(passed=self.passed, errors=self.errors, refresh=False)
+
+
+@dataclass
+class _Limiters:
+    rpm: AsyncLimiter | None
+    rps: AsyncLimiter | None
+
+    async def acquire(self) -> None:
+        if self.rpm is not None:
+            await self.rpm.acquire()
+        if self.rps is not None:
+            await self.rps.acquire()
+
+
+def _limiters(endpoint: Endpoint) -> _Limiters:
+    lim = endpoint.limits
+    # A bucket of 1 per (60/rpm) s would forbid any burst; aiolimiter's leaky bucket with the
+    # full per-period capacity matches how DashScope counts (requests within the window).
+    rpm = AsyncLimiter(lim.rpm, 60) if lim.rpm else None
+    rps = AsyncLimiter(lim.rps, 1) if lim.rps else None
+    return _Limiters(rpm, rps)
+
+
+def error_record_fields() -> dict[str, Any]:
+    return {"passed": False, "score": None, "checks": []}
+
+
+async def _run_one(
+    case: Case,
+    repeat: int,
+    body: dict[str, Any],
+    client: Client,
+    endpoint: Endpoint,
+    limiters: _Limiters,
+) -> Record:
+    started = now_iso()
+    attempt, attempts = await complete_with_retries(
+        client, body, endpoint.limits, before_attempt=limiters.acquire
+    )
+    base: dict[str, Any] = {
+        "case_id": case.id,
+        "case_hash": case.case_hash,
+        "category": case.category,
+        "repeat": repeat,
+        "endpoint": endpoint.name,
+        "model": endpoint.model,
+        "output": attempt.output,
+        "finish_reason": attempt.finish_reason,
+        "usage": attempt.usage,
+        "latency_s": attempt.latency_s,
+        "ttft_s": attempt.ttft_s,
+        "attempts": attempts,
+        "started_at": started,
+        "tags": case.tags,
+    }
+    if attempt.error is not None:
+        return Record(status="error", error=attempt.error, **base, **error_record_fields())
+    ctx = CheckContext(
+        case=case,
+        output=attempt.output,
+        finish_reason=attempt.finish_reason,
+        usage=attempt.usage,
+        latency_s=attempt.latency_s,
+        ttft_s=attempt.ttft_s,
+        attempts=attempts,
+        endpoint=endpoint,
+    )
+    outcomes, score, passed = await score_output(ctx)
+    return Record(status="ok", error=None, checks=outcomes, score=score, passed=passed, **base)
+
+
+def _make_run_id(endpoint: Endpoint) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", endpoint.model).strip("-")[:40] or "model"
+    return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}"
+
+
+async def _execute(
+    *,
+    run_dir: Path,
+    manifest: Manifest,
+    jobs: list[tuple[Case, int]],
+    endpoint: Endpoint,
+    concurrency: int,
+    progress: bool | None,
+    on_record: Callable[[Record], None] | None,
+) -> RunResult:
+    """Run `jobs`, appending a record for each; mark the manifest complete or interrupted."""
+    writer = ResultsWriter(run_dir)
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(jobs), unit="case", dynamic_ncols=True, disable=not show, file=sys.stderr)
+    prog = _Progress(bar=bar if show else None)
+    limiters = _limiters(endpoint)
+    queue: asyncio.Queue[tuple[Case, int]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    bodies: dict[str, dict[str, Any]] = {}
+    interrupted = False
+
+    async def worker(client: Client) -> None:
+        while True:
+            try:
+                case, repeat = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            body = bodies.get(case.id)
+            if body is None:
+                body = bodies[case.id] = build_request(case, endpoint)
+            rec = await _run_one(case, repeat, body, client, endpoint, limiters)
+            writer.append(rec)
+            prog.update(rec)
+            if on_record is not None:
+                on_record(rec)
+
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    stop_signal: list[signal.Signals] = []
+
+    def _on_signal(sig: signal.Signals) -> None:
+        stop_signal.append(sig)
+        if main is not None:
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, _on_signal, sig)
+            installed.append(sig)
+    try:
+        async with Client(endpoint) as client:
+            n = max(1, min(concurrency, len(jobs)))
+            workers = [asyncio.create_task(worker(client)) for _ in range(n)]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+    except asyncio.CancelledError:
+        interrupted = True
+        if not stop_signal:
+            raise
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        writer.close()
+        bar.close()
+        manifest.finished_at = now_iso()
+        manifest.status = "interrupted" if interrupted or stop_signal else "complete"
+        write_manifest(run_dir, manifest)
+    return RunResult(
+        path=run_dir,
+        manifest=manifest,
+        scheduled=manifest.scheduled,
+        written=prog.done,
+        errors=prog.errors,
+        interrupted=manifest.status == "interrupted",
+    )
+
+
+def _jobs(suite: Suite, repeats: int, skip: set[tuple[str, int]]) -> list[tuple[Case, int]]:
+    # Repeat-major order: every case once before any case twice, so an interrupted
+    # `--repeat 5` run still covers the whole suite.
+    return [(c, r) for r in range(repeats) for c in suite.cases if (c.id, r) not in skip]
+
+
+async def run_suite(
+    suite: Suite | str | Path,
+    endpoint: Endpoint,
+    *,
+    out_dir: str | Path | None = None,
+    repeats: int = 1,
+    concurrency: int | None = None,
+    categories: Iterable[str] = (),
+    filter_text: str | None = None,
+    shard: tuple[int, int] | str | None = None,
+    progress: bool | None = None,
+    argv: list[str] | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> RunResult:
+    """Run a suite against an endpoint into a new run directory."""
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite)
+    if repeats < 1:
+        raise InputError("--repeat must be at least 1")
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
+    selection = Selection(tuple(categories), filter_text, shard)
+    chosen = selection.apply(suite)
+    if not chosen.cases:
+        raise InputError(f"no cases selected from {suite.path} ({selection.to_dict()})")
+    run_id = _make_run_id(endpoint)
+    run_dir = Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / run_id
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(f"{run_dir}: output directory exists and is not empty (use --resume to continue a run)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(
+        run_id=run_id,
+        harness_version=__version__,
+        suite=SuiteInfo(path=str(suite.path), hash=chosen.hash, cases=len(chosen.cases)),
+        endpoint=endpoint.public_dict(),
+        repeats=repeats,
+        started_at=now_iso(),
+        argv=list(argv or []),
+        selection=selection.to_dict(),
+        scheduled=len(chosen.cases) * repeats,
+    )
+    if concurrency is not None:
+        manifest.endpoint["limits"]["concurrency"] = concurrency
+    write_manifest(run_dir, manifest)
+    return await _execute(
+        run_dir=run_dir,
+        manifest=manifest,
+        jobs=_jobs(chosen, repeats, set()),
+        endpoint=endpoint,
+        concurrency=concurrency or endpoint.limits.concurrency,
+        progress=progress,
+        on_record=on_record,
+    )
+
+
+async def resume_run(
+    run_dir: str | Path,
+    *,
+    retry_errors: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    suite: Suite | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> RunResult:
+    """Finish a run: call only the case x repeat pairs that have no record (or an error one).
+
+    The endpoint and the selection come from the manifest; the key comes from the environment
+    again. If the golden cases changed since the run started, resuming would mix two versions
+    of the suite in one run, so it is refused.
+    """
+    path = Path(run_dir)
+    if not is_run_dir(path):
+        raise InputError(f"{path}: not a run directory (no manifest.json)")
+    manifest = load_manifest(path)
+    endpoint = Endpoint.model_validate(manifest.endpoint)
+    if suite is None:
+        suite = load_suite(manifest.suite.path)
+    selection = Selection.from_dict(manifest.selection)
+    chosen = selection.apply(suite)
+    if chosen.hash != manifest.suite.hash:
+        raise InputError(
+            f"{manifest.suite.path}: the golden cases changed since run {manifest.run_id} started "
+            f"(suite hash {manifest.suite.hash} -> {chosen.hash}); start a new run"
+        )
+    done: set[tuple[str, int]] = set()
+    for rec in load_records(path):
+        if retry_errors and rec.status == "error":
+            continue
+        done.add(rec.key)
+    jobs = _jobs(chosen, manifest.repeats, done)
+    manifest.status = "running"
+    manifest.finished_at = None
+    write_manifest(path, manifest)
+    return await _execute(
+        run_dir=path,
+        manifest=manifest,
+        jobs=jobs,
+        endpoint=endpoint,
+        concurrency=concurrency or endpoint.limits.concurrency,
+        progress=progress,
+        on_record=on_record,
+    )
+
+
+def run_suite_sync(*args: Any, **kwargs: Any) -> RunResult:
+    """`run_suite` for scripts and notebooks without an event loop of their own."""
+    return asyncio.run(run_suite(*args, **kwargs))
+
+
+def resume_run_sync(*args: Any, **kwargs: Any) -> RunResult:
+    return asyncio.run(resume_run(*args, **kwargs))
