@@ -140,14 +140,14 @@ def _cmd_run(a: argparse.Namespace) -> int:
         endpoint = resolve_endpoint(
             name=a.endpoint, config=a.config, base_url=a.base_url, model=a.model, api_key_env=a.api_key_env
         )
-        suite = load_suite(a.suite)
+        missing = endpoint.missing_key()
+        if missing:
+            raise InputError(f"endpoint {endpoint.name!r} needs an API key: set the environment variable {missing}")
         if a.repeat < 1:
             raise InputError("--repeat must be at least 1")
         if a.concurrency is not None and a.concurrency < 1:
             raise InputError("--concurrency must be at least 1")
-        missing = endpoint.missing_key()
-        if missing:
-            raise InputError(f"endpoint {endpoint.name!r} needs an API key: set the environment variable {missing}")
+        suite = load_suite(a.suite)
         kwargs: dict[str, Any] = dict(
             out_dir=a.out, repeats=a.repeat, concurrency=a.concurrency, categories=a.category,
             filter_text=a.filter, shard=a.shard, progress=progress, argv=sys.argv[1:],
@@ -155,7 +155,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         if endpoint.preset == "sim" and not a.base_url:
             from harness.sim import SimConfig, SimServer
 
-            with SimServer(suite, SimConfig(profile=a.sim_profile)) as url:
+            with SimServer(suite, SimConfig(profile=a.sim_profile)) as sim:
+                url = sim.base_url
                 endpoint = endpoint.model_copy(update={"base_url": url, "model": f"sim-{a.sim_profile}"})
                 print(f"simulator (not a model, profile {a.sim_profile}) at {url}", file=sys.stderr)
                 result = asyncio.run(runner.run_suite(suite, endpoint, **kwargs))

@@ -25,7 +25,8 @@ from harness.summary import summary_lines
 async def _run(suite: Suite, profile: str, out: Path) -> RunResult:
     # A little latency makes the demo's latency columns and charts worth looking at.
     config = SimConfig(profile=profile, latency_s=0.05, token_latency_s=0.0005)  # type: ignore[arg-type]
-    async with SimServer(suite, config) as url:
+    async with SimServer(suite, config) as sim:
+        url = sim.base_url
         ep = Endpoint(
             name=f"sim-{profile}", base_url=url, model=f"sim-{profile}",
             limits=Limits(concurrency=32, timeout_s=30),

@@ -186,18 +186,20 @@ def _make_run_id(endpoint: Endpoint) -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}"
 
 
-async def _execute(
-    *,
-    run_dir: Path,
-    manifest: Manifest,
+async def run_jobs(
     jobs: list[tuple[Case, int]],
     endpoint: Endpoint,
+    writer: ResultsWriter,
+    *,
     concurrency: int,
-    progress: bool | None,
-    on_record: Callable[[Record], None] | None,
-) -> RunResult:
-    """Run `jobs`, appending a record for each; mark the manifest complete or interrupted."""
-    writer = ResultsWriter(run_dir)
+    progress: bool | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> tuple[int, int]:
+    """Call and score `jobs`, appending each record as it finishes; returns (written, errors).
+
+    The building block under `run_suite`, `resume_run` and the pytest plugin. Cancelling it
+    loses only the calls in flight: every finished record is already on disk.
+    """
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(jobs), unit="case", dynamic_ncols=True, disable=not show, file=sys.stderr)
     prog = _Progress(bar=bar if show else None)
@@ -206,7 +208,6 @@ async def _execute(
     for job in jobs:
         queue.put_nowait(job)
     bodies: dict[str, dict[str, Any]] = {}
-    interrupted = False
 
     async def worker(client: Client) -> None:
         while True:
@@ -223,6 +224,41 @@ async def _execute(
             if on_record is not None:
                 on_record(rec)
 
+    try:
+        async with Client(endpoint) as client:
+            n = max(1, min(concurrency, len(jobs)))
+            workers = [asyncio.create_task(worker(client)) for _ in range(n)]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+    finally:
+        bar.close()
+    return prog.done, prog.errors
+
+
+async def _execute(
+    *,
+    run_dir: Path,
+    manifest: Manifest,
+    jobs: list[tuple[Case, int]],
+    endpoint: Endpoint,
+    concurrency: int,
+    progress: bool | None,
+    on_record: Callable[[Record], None] | None,
+) -> RunResult:
+    """`run_jobs` plus the manifest's life cycle and Ctrl-C / SIGTERM handling."""
+    writer = ResultsWriter(run_dir)
+    counts: list[int] = []
+
+    def _count(rec: Record) -> None:
+        counts.append(1 if rec.status == "error" else 0)
+        if on_record is not None:
+            on_record(rec)
+
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -237,17 +273,11 @@ async def _execute(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, _on_signal, sig)
             installed.append(sig)
+    interrupted = False
     try:
-        async with Client(endpoint) as client:
-            n = max(1, min(concurrency, len(jobs)))
-            workers = [asyncio.create_task(worker(client)) for _ in range(n)]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+        await run_jobs(
+            jobs, endpoint, writer, concurrency=concurrency, progress=progress, on_record=_count
+        )
     except asyncio.CancelledError:
         interrupted = True
         if not stop_signal:
@@ -258,7 +288,6 @@ async def _execute(
         for sig in installed:
             loop.remove_signal_handler(sig)
         writer.close()
-        bar.close()
         manifest.finished_at = now_iso()
         manifest.status = "interrupted" if interrupted or stop_signal else "complete"
         write_manifest(run_dir, manifest)
@@ -266,8 +295,8 @@ async def _execute(
         path=run_dir,
         manifest=manifest,
         scheduled=manifest.scheduled,
-        written=prog.done,
-        errors=prog.errors,
+        written=len(counts),
+        errors=sum(counts),
         interrupted=manifest.status == "interrupted",
     )
 
@@ -276,6 +305,41 @@ def _jobs(suite: Suite, repeats: int, skip: set[tuple[str, int]]) -> list[tuple[
     # Repeat-major order: every case once before any case twice, so an interrupted
     # `--repeat 5` run still covers the whole suite.
     return [(c, r) for r in range(repeats) for c in suite.cases if (c.id, r) not in skip]
+
+
+def create_run(
+    chosen: Suite,
+    endpoint: Endpoint,
+    *,
+    out_dir: str | Path | None,
+    repeats: int,
+    selection: Selection,
+    argv: list[str] | None,
+    concurrency: int | None = None,
+) -> tuple[Path, Manifest]:
+    """Make the run directory and its first manifest (status "running")."""
+    run_id = _make_run_id(endpoint)
+    run_dir = Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / run_id
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(
+            f"{run_dir}: output directory exists and is not empty (use --resume to continue a run)"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(
+        run_id=run_id,
+        harness_version=__version__,
+        suite=SuiteInfo(path=str(chosen.path), hash=chosen.hash, cases=len(chosen.cases)),
+        endpoint=endpoint.public_dict(),
+        repeats=repeats,
+        started_at=now_iso(),
+        argv=list(argv or []),
+        selection=selection.to_dict(),
+        scheduled=len(chosen.cases) * repeats,
+    )
+    if concurrency is not None:
+        manifest.endpoint["limits"]["concurrency"] = concurrency
+    write_manifest(run_dir, manifest)
+    return run_dir, manifest
 
 
 async def run_suite(
@@ -303,25 +367,10 @@ async def run_suite(
     chosen = selection.apply(suite)
     if not chosen.cases:
         raise InputError(f"no cases selected from {suite.path} ({selection.to_dict()})")
-    run_id = _make_run_id(endpoint)
-    run_dir = Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / run_id
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise InputError(f"{run_dir}: output directory exists and is not empty (use --resume to continue a run)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(
-        run_id=run_id,
-        harness_version=__version__,
-        suite=SuiteInfo(path=str(suite.path), hash=chosen.hash, cases=len(chosen.cases)),
-        endpoint=endpoint.public_dict(),
-        repeats=repeats,
-        started_at=now_iso(),
-        argv=list(argv or []),
-        selection=selection.to_dict(),
-        scheduled=len(chosen.cases) * repeats,
+    run_dir, manifest = create_run(
+        chosen, endpoint, out_dir=out_dir, repeats=repeats, selection=selection,
+        argv=argv, concurrency=concurrency,
     )
-    if concurrency is not None:
-        manifest.endpoint["limits"]["concurrency"] = concurrency
-    write_manifest(run_dir, manifest)
     return await _execute(
         run_dir=run_dir,
         manifest=manifest,

@@ -54,7 +54,8 @@ class SelftestResult:
 
 
 async def _run_profile(suite: Suite, profile: str, out: Path, concurrency: int) -> list[Record]:
-    async with SimServer(suite, SimConfig(profile=profile)) as url:  # type: ignore[arg-type]
+    async with SimServer(suite, SimConfig(profile=profile)) as sim:  # type: ignore[arg-type]
+        url = sim.base_url
         ep = Endpoint(
             name=f"sim-{profile}", base_url=url, model=f"sim-{profile}",
             limits=Limits(concurrency=concurrency, max_retries=0, timeout_s=60),

@@ -130,7 +130,7 @@ def paired_bootstrap(
     side is dropped: an unknown value is not zero.
 
     Implemented in numpy rather than with ``scipy.stats.bootstrap(..., paired=True)``, which
-    draws the same distribution but took ~10 s for 100,000 pairs.  The statistic is the mean of
+    draws the same distribution but took 10-18 s for 100,000 pairs.  The statistic is the mean of
     the per-case differences, and drawing n indices with replacement gives each *distinct*
     difference a multinomial count, so when there are few distinct differences (pass/fail,
     check scores) one multinomial draw per resample replaces n gathers: milliseconds instead

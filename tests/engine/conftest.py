@@ -9,8 +9,8 @@ Fixtures (all session-scoped):
   ``model`` names, so one process serves both models.
 * ``chat_engine`` / ``tool_engine`` -> :class:`EngineTarget` ``(base_url, model)``, a tuple:
   ``base_url`` ends in ``/v1`` (pass it to ``openai.OpenAI(base_url=...)``) and ``model`` is
-  the model folder, which is what a request's ``model`` must be. The model is loaded (one warm-up
-  request) before the fixture returns, so tests do not pay the load time.
+  the model folder, which is what a request's ``model`` must be. The model is loaded (``POST
+  /load_model``) before the fixture returns, so tests do not pay the load time.
 
 Everything skips with a reason when torch / transformers / tokenizers / the serving extras are
 not importable. Mark tests with ``pytest.mark.engine``.
@@ -60,7 +60,7 @@ class EngineServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     startup_s: float
-    first_request_s: dict[str, float]  # model path -> warm-up latency (includes model load)
+    first_request_s: dict[str, float]  # model path -> seconds to load it (POST /load_model)
 
     def log_tail(self, chars: int = 4000) -> str:
         return _tail(self.log_path, chars)
@@ -94,18 +94,6 @@ def _get(url: str, timeout: float) -> int:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         status: int = response.status
         return status
-
-
-def _post_json(url: str, body: dict[str, object], timeout: float) -> dict[str, object]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        data: dict[str, object] = json.loads(response.read())
-        return data
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -245,18 +233,29 @@ def engine_server(
 
 
 def _warm_target(server: EngineServer, model: Path) -> EngineTarget:
-    """Load ``model`` into the server with one tiny request and return its target."""
+    """Load ``model`` into the server (``POST /load_model``) and return its target.
+
+    Not a tiny chat request: ``max_tokens=1`` cuts the tool model's call short, which
+    transformers serve answers with a 500 when not streaming.
+    """
     began = time.perf_counter()
+    request = urllib.request.Request(
+        f"{server.root_url}/load_model",
+        data=json.dumps({"model": str(model)}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    events: list[dict[str, object]] = []
     try:
-        _post_json(
-            f"{server.base_url}/chat/completions",
-            {"model": str(model), "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1},
-            timeout=STARTUP_TIMEOUT_S,
-        )
+        with urllib.request.urlopen(request, timeout=STARTUP_TIMEOUT_S) as response:
+            for raw in response:
+                line = raw.decode().strip()
+                if line.startswith("data: "):
+                    events.append(json.loads(line.removeprefix("data: ")))
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-        raise RuntimeError(
-            f"warm-up request for {model} failed: {exc}; log tail:\n{server.log_tail()}"
-        ) from exc
+        raise RuntimeError(f"loading {model} failed: {exc}; log:\n{server.log_tail()}") from exc
+    if not events or events[-1].get("status") != "ready":
+        raise RuntimeError(f"loading {model} failed: {events}; log:\n{server.log_tail()}")
     server.first_request_s[str(model)] = time.perf_counter() - began
     return EngineTarget(server.base_url, str(model))
 

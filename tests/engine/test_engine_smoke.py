@@ -7,7 +7,10 @@ harness client's own tests can rely on it.
 
 from __future__ import annotations
 
+import http.client
 import json
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import pytest
@@ -16,7 +19,6 @@ from .build import CHAT_ANSWER, TOOL_ARGUMENTS, TOOL_NAME, WEATHER_TOOL
 from .conftest import EngineModels, EngineServer, EngineTarget
 
 openai = pytest.importorskip("openai")
-httpx = pytest.importorskip("httpx")
 
 pytestmark = pytest.mark.engine
 
@@ -30,12 +32,17 @@ def _client(target: EngineTarget) -> Any:
 
 def _raw_sse(target: EngineTarget, body: dict[str, Any]) -> list[str]:
     """POST a streaming request and return the non-empty raw SSE lines."""
-    with httpx.stream(
-        "POST", f"{target.base_url}/chat/completions", json=body, timeout=60
-    ) as response:
-        assert response.status_code == 200
+    request = urllib.request.Request(
+        f"{target.base_url}/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        return [line for line in response.iter_lines() if line.strip()]
+        text = response.read().decode()
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def test_chat_streaming_content_finish_and_usage(chat_engine: EngineTarget) -> None:
@@ -82,7 +89,9 @@ def test_max_tokens_gives_length(chat_engine: EngineTarget, stream: bool) -> Non
     client = _client(chat_engine)
     if stream:
         chunks = list(
-            client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=3, stream=True)
+            client.chat.completions.create(
+                model=model, messages=MESSAGES, max_tokens=3, stream=True
+            )
         )
         content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         finish = chunks[-1].choices[0].finish_reason
@@ -191,19 +200,48 @@ def test_unknown_top_level_field_is_rejected(chat_engine: EngineTarget) -> None:
 
 
 def test_truncated_tool_call(tool_engine: EngineTarget) -> None:
-    """Quirk: a tool call cut by max_tokens is a 500 without streaming, and silently dropped
-    (no content, no tool_calls, finish_reason "length") with streaming."""
+    """Quirk: a tool call cut by max_tokens is an unhandled error (plain-text 500) without
+    streaming, and silently dropped (no content, no tool_calls, finish_reason "length") with
+    streaming."""
     _, model = tool_engine
-    client = _client(tool_engine)
-    with pytest.raises(openai.InternalServerError):
-        client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=5)
+    with pytest.raises(openai.InternalServerError) as caught:
+        _client(tool_engine).chat.completions.create(model=model, messages=MESSAGES, max_tokens=5)
+    assert caught.value.status_code == 500
+    assert caught.value.response.text == "Internal Server Error"
+    # A fresh client: see test_connection_closed_after_500 for why the old one may fail.
     chunks = list(
-        client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=5, stream=True)
+        _client(tool_engine).chat.completions.create(
+            model=model, messages=MESSAGES, max_tokens=5, stream=True
+        )
     )
     assert chunks[-1].choices[0].finish_reason == "length"
-    assert all(
-        not c.choices[0].delta.content and not c.choices[0].delta.tool_calls for c in chunks
-    )
+    assert all(not c.choices[0].delta.content and not c.choices[0].delta.tool_calls for c in chunks)
+
+
+def test_connection_closed_after_500(tool_engine: EngineTarget) -> None:
+    """Quirk: after an unhandled 500, uvicorn drops the keep-alive connection without sending
+    ``Connection: close``; the next request on that pooled connection is reset (the openai SDK
+    reports APIConnectionError), so a client must retry connection errors."""
+    base_url, model = tool_engine
+    parsed = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=60)
+    body = json.dumps({"model": model, "messages": MESSAGES, "max_tokens": 5})
+    headers = {"Content-Type": "application/json"}
+    try:
+        conn.request("POST", f"{parsed.path}/chat/completions", body, headers)
+        response = conn.getresponse()
+        assert response.status == 500
+        assert response.getheader("connection") is None
+        response.read()
+
+        def again() -> None:
+            conn.request("POST", f"{parsed.path}/chat/completions", body, headers)
+            conn.getresponse().read()
+
+        with pytest.raises(ConnectionError):
+            again()
+    finally:
+        conn.close()
 
 
 def test_timings_are_reasonable(
@@ -215,7 +253,9 @@ def test_timings_are_reasonable(
     print(
         f"\nengine: build {engine_models.build_s:.2f}s, server healthy after "
         f"{engine_server.startup_s:.2f}s, first requests (incl. load) "
-        + ", ".join(f"{k.rsplit('/', 1)[-1]}={v:.2f}s" for k, v in engine_server.first_request_s.items())
+        + ", ".join(
+            f"{k.rsplit('/', 1)[-1]}={v:.2f}s" for k, v in engine_server.first_request_s.items()
+        )
     )
     assert engine_models.build_s < 60
     assert engine_server.process.poll() is None

@@ -1,0 +1,1 @@
+"""Evals run with the `harness` pytest plugin (installed as a pytest11 entry point)."""

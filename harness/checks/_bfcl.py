@@ -1,0 +1,373 @@
+"""The matcher behind `tool_call`: BFCL's AST-checker semantics, as plain functions.
+
+Learned from the Berkeley Function Calling Leaderboard's checker (``bfcl_eval``'s
+``ast_checker.py``) and kept compatible with its possible-answer shape: every parameter maps to a
+list of allowed values, ``""`` among them meaning "may be omitted". Where we deliberately differ:
+
+* Parallel calls are paired by a maximum bipartite matching (scipy's `linear_sum_assignment`),
+  not BFCL's first-fit, which can fail a set of calls that does have a valid pairing.
+* Nested values are checked recursively at every depth (BFCL goes one level deep), and the
+  int-for-float allowance applies at every depth too (BFCL applies it to top-level values only).
+* Types come from JSON Schema (`number`, `object`) as sent to OpenAI-compatible servers, instead
+  of BFCL's Python names (`float`, `dict`).
+
+Kept from BFCL on purpose: a float such as ``10.0`` where the schema says `integer` is a type
+error; a value whose type is that of an allowed value is accepted even when the schema disagrees
+(BFCL's "variable" rule); dots in function names compare equal to underscores; strings compare
+after lower-casing and removing spaces and ``,./-_*^``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+Label = Literal[
+    "wrong_function",
+    "missing_required",
+    "unexpected_param",
+    "type_error",
+    "value_error",
+    "wrong_count",
+    "no_call",
+    "bad_arguments_json",
+]
+
+_STRIP = re.compile(r"[ ,./\-_*^]")
+_NUMERIC = {"integer", "number"}
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Why one model call does not match one expected call."""
+
+    label: Label
+    message: str
+
+
+@dataclass(frozen=True)
+class Expected:
+    name: str
+    arguments: dict[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class Actual:
+    """A call as the model made it; `arguments` is None when they were not valid JSON."""
+
+    name: str
+    arguments: Any
+    raw: str = ""
+
+
+def norm_name(name: str) -> str:
+    """BFCL rewrites `math.factorial` to `math_factorial` for OpenAI-style servers."""
+    return name.replace(".", "_")
+
+
+@lru_cache(maxsize=8192)
+def standardize(text: str) -> str:
+    """BFCL's string normalisation, so "April 1, 2024" equals "april 1 2024".
+
+    Cached: the same allowed values are normalised for every record of a run.
+    """
+    return _STRIP.sub("", text).lower().replace("'", '"')
+
+
+_JSON_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    tuple: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def json_type(value: Any) -> str:
+    found = _JSON_TYPES.get(type(value))
+    if found is not None:
+        return found
+    for kind, name in _JSON_TYPES.items():  # subclasses (an IntEnum, an OrderedDict)
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def schema_types(schema: Any) -> set[str]:
+    """The JSON types a schema admits (empty when it does not say)."""
+    if not isinstance(schema, dict):
+        return set()
+    t = schema.get("type")
+    if isinstance(t, str):
+        return {t}
+    if isinstance(t, list):
+        return {x for x in t if isinstance(x, str)}
+    out: set[str] = set()
+    for key in ("anyOf", "oneOf"):
+        for sub in schema.get(key) or []:
+            out |= schema_types(sub)
+    return out
+
+
+def _compatible(vtype: str, types: set[str]) -> bool:
+    return vtype in types or (vtype == "integer" and "number" in types)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _fmt(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _sub(schema: Any, key: str) -> Any:
+    if isinstance(schema, dict):
+        props = schema.get("properties")
+        if isinstance(props, dict):
+            return props.get(key)
+    return None
+
+
+def _items(schema: Any) -> Any:
+    return schema.get("items") if isinstance(schema, dict) else None
+
+
+# Messages are only formatted when asked for (`explain`): pairing parallel calls compares every
+# call with every expected call, and formatting the failures nobody reads dominated the cost.
+_QUIET_TYPE = Mismatch("type_error", "")
+_QUIET_VALUE = Mismatch("value_error", "")
+
+
+def _type_error(path: str, want: str, value: Any, explain: bool) -> Mismatch:
+    if not explain:
+        return _QUIET_TYPE
+    got = f"{json_type(value)} {_fmt(value)}"
+    return Mismatch("type_error", f"argument {path!r}: expected {want}, got {got}")
+
+
+def _value_error(path: str, message: str | None, value: Any, exp: Any, explain: bool) -> Mismatch:
+    if not explain:
+        return _QUIET_VALUE
+    text = message if message is not None else f"{_fmt(value)} != {_fmt(exp)}"
+    return Mismatch("value_error", f"argument {path!r}: {text}")
+
+
+def _match(value: Any, exp: Any, schema: Any, path: str, explain: bool) -> Mismatch | None:
+    """Compare a value with one allowed literal (dicts inside are allowed-value maps again)."""
+    if isinstance(exp, str):
+        if isinstance(value, str):
+            if standardize(value) == standardize(exp):
+                return None
+            return _value_error(path, None, value, exp, explain)
+        return _type_error(path, "string", value, explain)
+    if isinstance(exp, bool) or exp is None:
+        if value is exp:
+            return None
+        if json_type(value) == json_type(exp):
+            return _value_error(path, None, value, exp, explain)
+        return _type_error(path, json_type(exp), value, explain)
+    if _is_number(exp):
+        if not _is_number(value):
+            return _type_error(path, json_type(exp), value, explain)
+        float_for_int = isinstance(value, float) and isinstance(exp, int)
+        if float_for_int and "number" not in schema_types(schema):
+            return _type_error(path, "integer", value, explain)
+        return None if value == exp else _value_error(path, None, value, exp, explain)
+    if isinstance(exp, dict):
+        if not isinstance(value, dict):
+            return _type_error(path, "object", value, explain)
+        for key in value:
+            if key not in exp:
+                return _value_error(path, f"unexpected key {key!r}", value, exp, explain)
+        for key, allowed in exp.items():
+            options = allowed if isinstance(allowed, list) else [allowed]
+            if key not in value:
+                if "" not in options:
+                    return _value_error(path, f"missing key {key!r}", value, exp, explain)
+                continue
+            sub = _sub(schema, key)
+            miss = _check_allowed(value[key], options, sub, f"{path}.{key}", explain)
+            if miss is not None:
+                return miss
+        return None
+    if isinstance(exp, list):
+        if not isinstance(value, list):
+            return _type_error(path, "array", value, explain)
+        if len(value) != len(exp):
+            text = f"{len(value)} items {_fmt(value)}, expected {_fmt(exp)}"
+            return _value_error(path, text, value, exp, explain)
+        item_schema = _items(schema)
+        for i, (v, e) in enumerate(zip(value, exp, strict=True)):
+            miss = _match(v, e, item_schema, f"{path}[{i}]", explain)
+            if miss is not None:
+                return miss
+        return None
+    return None if value == exp else _value_error(path, None, value, exp, explain)
+
+
+def check_allowed(value: Any, allowed: Sequence[Any], schema: Any, path: str) -> Mismatch | None:
+    """Does `value` match one of `allowed` (BFCL's possible-answer list for one parameter)?"""
+    return _check_allowed(value, allowed, schema, path, True)
+
+
+def _check_allowed(
+    value: Any, allowed: Sequence[Any], schema: Any, path: str, explain: bool
+) -> Mismatch | None:
+    cands = [a for a in allowed if a != ""]
+    declared = schema_types(schema)
+    strings = isinstance(value, str) and value and all(type(c) is str for c in cands)
+    if strings and (not declared or "string" in declared):
+        # The common case, decided without the general machinery.
+        key = standardize(value)
+        if any(standardize(c) == key for c in cands):
+            return None
+        if not explain:
+            return _QUIET_VALUE
+        text = f"{_fmt(value)} not among allowed {_fmt(cands, 200)}"
+        return _value_error(path, text, value, cands, explain)
+    types = declared | {json_type(a) for a in cands}
+    vtype = json_type(value)
+    if types and not _compatible(vtype, types):
+        return _type_error(path, "/".join(sorted(types)), value, explain)
+    if value == "" and "" in allowed:
+        return None
+    if declared and not _compatible(vtype, declared):
+        # BFCL's "variable" rule: a value of an allowed value's type but not of the schema's
+        # (a string naming a variable where an array is expected) is compared exactly.
+        if value in cands:
+            return None
+        text = f"{_fmt(value)} not among allowed {_fmt(cands, 200)}"
+        return _value_error(path, text, value, cands, explain)
+    misses = []
+    for cand in cands:
+        miss = _match(value, cand, schema, path, explain)
+        if miss is None:
+            return None
+        misses.append(miss)
+    if len(misses) == 1 and (isinstance(cands[0], dict | list) or misses[0].label == "type_error"):
+        return misses[0]
+    if misses and all(m.label == "type_error" for m in misses):
+        return misses[0]
+    text = f"{_fmt(value)} not among allowed {_fmt(cands, 200)}"
+    return _value_error(path, text, value, cands, explain)
+
+
+def match_call(
+    exp: Expected, act: Actual, schema: dict[str, Any] | None, explain: bool = True
+) -> Mismatch | None:
+    """One model call against one expected call, in BFCL's order of checks (first error wins)."""
+    if norm_name(act.name) != norm_name(exp.name):
+        return Mismatch("wrong_function", f"called {act.name!r}, expected {exp.name!r}")
+    args = act.arguments
+    if args is None:
+        return Mismatch("bad_arguments_json", f"arguments are not valid JSON: {_fmt(act.raw)}")
+    if not isinstance(args, dict):
+        return Mismatch(
+            "bad_arguments_json", f"arguments are a JSON {json_type(args)}, not an object"
+        )
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        props = None
+    required = schema.get("required") if isinstance(schema, dict) else None
+    for param in required if isinstance(required, list) else []:
+        if param not in args:
+            return Mismatch("missing_required", f"missing required argument {param!r}")
+    for param, value in args.items():
+        if (props is not None and param not in props) or param not in exp.arguments:
+            in_tool = props is None or param in props
+            why = "not in the expected call" if in_tool else "not a parameter of the tool"
+            return Mismatch("unexpected_param", f"unexpected argument {param!r} ({why})")
+        sub = props.get(param) if props is not None else None
+        miss = _check_allowed(value, exp.arguments[param], sub, param, explain)
+        if miss is not None:
+            return miss
+    for param, allowed in exp.arguments.items():
+        if param not in args and "" not in allowed:
+            return Mismatch(
+                "missing_required",
+                f'missing argument {param!r} (the expected call has no "" among its values)',
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """The result of pairing model calls with expected calls."""
+
+    matched: int
+    pairs: list[tuple[int, int | None, Mismatch | None]]
+    """(expected index, model call index or None, mismatch or None when the pair matches)."""
+
+
+def pair_calls(
+    expected: Sequence[Expected],
+    actual: Sequence[Actual],
+    schemas: dict[str, dict[str, Any] | None],
+    *,
+    ordered: bool,
+) -> Pairing:
+    """Pair calls: position by position when `ordered`, else by a maximum bipartite matching.
+
+    Among pairings with the most matches, the assignment prefers pairing calls of the same
+    function, so that an unmatched call is reported against its namesake (a useful detail)
+    rather than against an unrelated call (a useless "wrong function").
+    """
+
+    def schema_of(e: Expected) -> dict[str, Any] | None:
+        return schemas.get(norm_name(e.name))
+
+    if not ordered and len(expected) == len(actual) > 1:
+        # A complete first-fit pairing is a maximum matching too, and it is what a passing answer
+        # usually gets at a fraction of the comparisons; only a failure needs the full grid.
+        free = list(range(len(actual)))
+        quick: list[tuple[int, int | None, Mismatch | None]] = []
+        for i, e in enumerate(expected):
+            schema = schema_of(e)
+            hit = next((j for j in free if match_call(e, actual[j], schema, False) is None), None)
+            if hit is None:
+                break
+            free.remove(hit)
+            quick.append((i, hit, None))
+        else:
+            return Pairing(len(expected), quick)
+    grid = [[match_call(e, a, schema_of(e), explain=False) for a in actual] for e in expected]
+    assigned: dict[int, int] = {}
+    if ordered:
+        assigned = {i: i for i in range(min(len(expected), len(actual)))}
+    elif len(expected) == 1 and actual:
+        row = grid[0]
+        best = next((j for j, m in enumerate(row) if m is None), None)
+        if best is None:
+            named = (j for j, m in enumerate(row) if m is not None and m.label != "wrong_function")
+            best = next(named, 0)
+        assigned = {0: best}
+    elif actual:
+        from scipy.optimize import linear_sum_assignment  # lazy: scipy is slow to import
+
+        big = min(len(expected), len(actual)) + 1
+        cost = [
+            [0 if m is None else (big if m.label != "wrong_function" else big + 1) for m in row]
+            for row in grid
+        ]
+        rows, cols = linear_sum_assignment(cost)
+        assigned = {int(r): int(c) for r, c in zip(rows, cols, strict=True)}
+    pairs: list[tuple[int, int | None, Mismatch | None]] = []
+    matched = 0
+    for i, e in enumerate(expected):
+        j = assigned.get(i)
+        if j is None:
+            pairs.append((i, None, None))
+        elif grid[i][j] is None:
+            matched += 1
+            pairs.append((i, j, None))
+        else:
+            pairs.append((i, j, match_call(e, actual[j], schema_of(e), explain=True)))
+    return Pairing(matched, pairs)

@@ -1,0 +1,466 @@
+"""One request to an OpenAI-compatible endpoint: send, stream, time, assemble, classify.
+
+The official `openai` SDK does what it is good at (auth, base URLs, request building, typed
+status errors) over its aiohttp transport, with its own retries off (retries are
+`harness.retry`'s). The answer is read from the SDK's raw response: SSE lines are decoded from
+bytes (`harness._sse`) and chunks are assembled as plain dicts (`harness._assemble`); pydantic
+models are built once per attempt. That keeps a streamed request several times cheaper than the
+SDK's parsed stream (benchmarks/bench_client.py).
+
+`Client.complete` never raises for HTTP, network or protocol failures: every outcome is an
+`Attempt`, and a failure is an `ErrorInfo` whose `type` decides retries:
+
+- no HTTP response (refused, reset, DNS) -> `connection`; no complete answer in time -> `timeout`;
+- a 200 whose body breaks the protocol -> `protocol`: a stream cut mid-way (the connection
+  dropped after the status line), a malformed chunk, a body of the wrong shape, or a response
+  with nothing in it. A cut stream is `protocol` rather than `connection` because the server did
+  answer and its answer is what broke; both are retried the same way. A stream cut after its
+  finish_reason is not an error: the answer is whole (only a trailing usage chunk may be lost);
+- HTTP statuses and error objects (also inside a 200 stream) -> see `classify_error`.
+
+`limits.timeout_s` bounds each attempt end to end (connect + the whole streamed answer) with
+`asyncio.timeout`, because a server that trickles chunks never trips a read timeout. The API key
+never appears in an error message: messages are built here, and scrubbed of the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import inspect
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import httpx2
+import openai
+import orjson
+from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai.resources.chat.completions import AsyncCompletions
+
+from harness._assemble import Assembled, Assembler, map_finish_reason
+from harness._sse import DONE, SSEDecoder, parse_event
+from harness.errors import InputError
+from harness.prompt import render_messages
+from harness.records import ErrorInfo, ErrorType, FinishReason, Output, Usage
+
+if TYPE_CHECKING:
+    from harness.endpoints import Endpoint
+    from harness.golden import Case
+
+__all__ = ["Attempt", "Client", "build_request", "classify_error", "retry_after_from"]
+
+_MESSAGE_LIMIT = 500
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One HTTP attempt, success or failure."""
+
+    output: Output
+    finish_reason: FinishReason | None
+    """Normalised; None only when no response arrived at all."""
+    raw_finish_reason: str | None
+    usage: Usage | None
+    """None when the server reported no usage; fields it did not report are None."""
+    latency_s: float | None
+    ttft_s: float | None
+    """Time to the first content, reasoning or tool-call delta; None when not streamed."""
+    error: ErrorInfo | None
+    """None means success."""
+    retry_after_s: float | None = None
+    """From Retry-After / retry-after-ms on a failure."""
+
+
+# --------------------------------------------------------------------------- the request body
+
+_ACCEPTED = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+_FROM_CASE = frozenset({"model", "messages", "tools", "timeout"})
+
+
+def build_request(case: Case, endpoint: Endpoint) -> dict[str, Any]:
+    """Keyword arguments for `chat.completions.create`: endpoint params under case params.
+
+    `extra_body` dicts are merged key by key (case wins), and that is where DashScope/vLLM-only
+    fields (`enable_thinking`, `top_k`, `chat_template_kwargs`) must go: the SDK rejects unknown
+    keyword arguments. `stream_options` is sent only with `stream: true` (vLLM answers 400 to it
+    on a non-streaming request). No key is ever None-valued.
+    """
+    params = {k: v for k, v in endpoint.params.items() if v is not None}
+    for key in params:
+        if key in _FROM_CASE or key not in _ACCEPTED:
+            why = "comes from the case" if key in _FROM_CASE else "is not a chat.completions field"
+            raise InputError(
+                f"endpoint {endpoint.name!r}: params.{key} {why}; server-specific fields go under "
+                "params.extra_body"
+            )
+    case_params = case.params.model_dump(exclude_none=True)
+    extra = {
+        **(params.pop("extra_body", None) or {}),
+        **(case_params.pop("extra_body", None) or {}),
+    }
+    params.update(case_params)
+    stream = bool(params.pop("stream", endpoint.stream))
+    stream_options = params.pop("stream_options", None)
+    body: dict[str, Any] = {"model": endpoint.model, "messages": render_messages(case), **params}
+    if case.tools:
+        body["tools"] = [t.model_dump(exclude_none=True) for t in case.tools]
+    if case.tool_choice is not None:
+        body["tool_choice"] = case.tool_choice
+    body["stream"] = stream
+    if stream:
+        body["stream_options"] = {**(stream_options or {}), "include_usage": True}
+    extra = {k: v for k, v in extra.items() if v is not None}
+    if extra:
+        body["extra_body"] = extra
+    return body
+
+
+# --------------------------------------------------------------------------- classification
+
+_QUOTA_CODES = frozenset(
+    {
+        "insufficientquota",
+        "arrearage",
+        "allocationquotafreetieronly",
+        "billinghardlimitreached",
+        "billingnotactive",
+    }
+)
+_MODERATION_CODES = frozenset(
+    {"datainspectionfailed", "contentfilter", "contentpolicyviolation", "contentfiltered"}
+)
+_RATE_CODES = frozenset({"limitrequests", "ratelimitexceeded", "ratelimiterror", "toomanyrequests"})
+
+
+def _norm(value: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(value).lower()) if value is not None else ""
+
+
+def classify_error(status: int | None, error: Any, *, auth_hint: str = "") -> ErrorInfo:
+    """The record's error for an HTTP status and/or a server error object.
+
+    `error` is what the server sent: `{"error": {...}}`, the inner object, a native-style
+    `{code, message}`, or text. Billing and moderation codes decide before the status (DashScope
+    sends `Arrearage` and `DataInspectionFailed` as 400s, free-tier exhaustion as a 429, and
+    moderation as an error object inside a 200 stream); then the status; for an error inside a
+    200 body, an integer `code` (vLLM puts the HTTP status there) or a throttling code.
+    """
+    if isinstance(error, dict) and isinstance(error.get("error"), dict | str):
+        error = error["error"]
+    code: Any = None
+    kind: Any = None
+    if isinstance(error, dict):
+        code, kind = error.get("code"), error.get("type")
+        message = str(error.get("message") or "")
+    else:
+        message = str(error or "")
+    names = {_norm(code), _norm(kind)}
+    effective = status if status not in (None, 200) else _status_in(code)
+    error_type: ErrorType
+    if names & _QUOTA_CODES:
+        error_type = "quota"
+    elif names & _MODERATION_CODES:
+        error_type = "content_filter"
+    elif effective is not None:
+        error_type = _status_type(effective)
+    elif names & _RATE_CODES or any(n.startswith("throttling") for n in names):
+        error_type = "rate_limit"
+    else:
+        error_type = "server"
+    if not message:
+        message = f"HTTP {status}" if status not in (None, 200) else "error inside the response"
+    if error_type == "auth" and auth_hint:
+        message = f"{message} ({auth_hint})"
+    return ErrorInfo(
+        type=error_type,
+        status_code=status,
+        code=None if code is None else str(code),
+        message=message,
+    )
+
+
+def _status_in(code: Any) -> int | None:
+    if type(code) is int and 400 <= code <= 599:
+        return code
+    return None
+
+
+def _status_type(status: int) -> ErrorType:
+    if status == 429:
+        return "rate_limit"
+    if status in (401, 403):
+        return "auth"
+    if status == 408:
+        return "timeout"
+    if 400 <= status < 500:
+        return "bad_request"
+    if status >= 500:
+        return "server"
+    return "protocol"
+
+
+def retry_after_from(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked us to wait: `retry-after-ms`, else `Retry-After` (secs or date)."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _transport_error(exc: BaseException, *, answered: bool, chunks: int) -> ErrorInfo:
+    """A failure below HTTP, judged by its root cause.
+
+    The SDK's aiohttp transport reports a refused or reset connection as a *timeout*
+    (aiohttp's ClientConnectionError is mapped to ConnectTimeout), so the wrappers' names are
+    not trusted: the deepest exception in the chain decides.
+    """
+    chain = _chain(exc)
+    root = chain[-1]
+    what = " ".join(f"{type(root).__name__}: {root}".split()).rstrip(":")
+    for e in reversed(chain):
+        if isinstance(e, TimeoutError | httpx2.TimeoutException):
+            return ErrorInfo(type="timeout", message=f"timed out ({what})")
+        if isinstance(e, OSError | aiohttp.ClientError):
+            break
+    if answered:
+        return ErrorInfo(type="protocol", message=f"stream cut after {chunks} chunks ({what})")
+    if isinstance(exc, openai.APITimeoutError) and not isinstance(
+        root, OSError | aiohttp.ClientError
+    ):
+        return ErrorInfo(type="timeout", message=f"timed out ({what})")
+    return ErrorInfo(type="connection", message=f"no response ({what})")
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class _Call:
+    """The state of one attempt, kept outside the timeout scope so a timeout keeps the partial."""
+
+    __slots__ = ("answered", "asm", "error", "retry_after", "started", "status", "streamed")
+
+    def __init__(self, streamed: bool) -> None:
+        self.asm = Assembler()
+        self.started = time.perf_counter()
+        self.streamed = streamed
+        self.answered = False
+        self.status: int | None = None
+        self.error: ErrorInfo | None = None
+        self.retry_after: float | None = None
+
+
+class Client:
+    """Sends one request at a time per call; share one Client across a run's tasks.
+
+    Create and use it inside one event loop (the aiohttp session binds to the loop that first
+    uses it). Raises InputError at construction when the endpoint's key variable is not set.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        missing = endpoint.missing_key()
+        if missing:
+            raise InputError(
+                f"endpoint {endpoint.name!r}: the environment variable ${missing} is not set "
+                "(API keys are read from the environment only)"
+            )
+        self.endpoint = endpoint
+        self._key = endpoint.api_key()
+        self._timeout_s = endpoint.limits.timeout_s
+        self._auth_hint = endpoint.auth_hint()
+        self._sdk = AsyncOpenAI(
+            api_key=self._key or "not-needed",
+            base_url=endpoint.base_url,
+            max_retries=0,
+            timeout=self._timeout_s,
+            default_headers=endpoint.headers or None,
+            http_client=DefaultAioHttpClient(timeout=self._timeout_s),
+        )
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._sdk.close()
+
+    async def complete(self, body: dict[str, Any]) -> Attempt:
+        """Send `body` (from `build_request`) once; every failure comes back in the Attempt."""
+        call = _Call(streamed=bool(body.get("stream")))
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                if call.streamed:
+                    await self._stream(body, call)
+                else:
+                    await self._once(body, call)
+        except TimeoutError:
+            call.error = ErrorInfo(
+                type="timeout",
+                message=f"no complete answer within {self._timeout_s:g}s "
+                "(limits.timeout_s covers connect and the whole streamed answer)",
+            )
+        except openai.APIStatusError as exc:
+            call.answered = True
+            call.error = classify_error(
+                exc.status_code, _status_body(exc), auth_hint=self._auth_hint
+            )
+            call.retry_after = retry_after_from(exc.response.headers)
+        except (openai.APIError, httpx2.HTTPError, aiohttp.ClientError, OSError) as exc:
+            error = _transport_error(exc, answered=call.answered, chunks=call.asm.chunks)
+            # Cut after the finish_reason: the answer is whole, only trailing usage may be lost.
+            if error.type != "protocol" or call.asm.finish_reason is None:
+                call.error = error
+        return self._attempt(call)
+
+    async def _stream(self, body: dict[str, Any], call: _Call) -> None:
+        create = self._sdk.chat.completions.with_streaming_response.create
+        async with create(**body) as response:
+            http = response.http_response
+            call.answered = True
+            call.status = http.status_code
+            if "json" in http.headers.get("content-type", ""):
+                # A server that ignored stream=true and answered with one JSON body.
+                call.streamed = False
+                _feed_body(await http.aread(), call.asm)
+                return
+            decoder = SSEDecoder()
+            asm = call.asm
+            done = False
+            async for raw in http.aiter_bytes():
+                if done:
+                    continue  # drain to the end so the connection goes back to the pool
+                for data in decoder.feed(raw):
+                    if not _feed_event(data, asm):
+                        if asm.error is not None or asm.problem is not None:
+                            return  # stop reading; the connection is dropped, not reused
+                        done = True
+                        break
+            if not done:
+                for data in decoder.flush():
+                    if not _feed_event(data, asm):
+                        break
+
+    async def _once(self, body: dict[str, Any], call: _Call) -> None:
+        raw = await self._sdk.chat.completions.with_raw_response.create(**body)
+        call.answered = True
+        call.status = raw.http_response.status_code
+        _feed_body(raw.http_response.content, call.asm)
+
+    def _attempt(self, call: _Call) -> Attempt:
+        latency = time.perf_counter() - call.started
+        result: Assembled = call.asm.result()
+        error = call.error
+        finish = map_finish_reason(result.raw_finish_reason)
+        if error is None:
+            if result.error is not None:
+                error = classify_error(200, result.error, auth_hint=self._auth_hint)
+            elif result.problem is not None:
+                error = ErrorInfo(type="protocol", message=result.problem)
+            elif finish == "content_filter":
+                error = ErrorInfo(
+                    type="content_filter",
+                    message="the server stopped the answer with finish_reason content_filter",
+                )
+            elif finish == "error":
+                error = ErrorInfo(
+                    type="server",
+                    message="the server ended the answer with "
+                    f"finish_reason {result.raw_finish_reason!r}",
+                )
+            elif finish is None:
+                finish = "unknown"
+        if error is not None:
+            if error.status_code is None and call.status is not None:
+                error = error.model_copy(update={"status_code": call.status})
+            error = self._scrub(error)
+            if finish != "content_filter":
+                finish = "error" if call.answered else None
+        first = call.asm.first_token_at
+        return Attempt(
+            output=result.output,
+            finish_reason=finish,
+            raw_finish_reason=result.raw_finish_reason,
+            usage=result.usage,
+            latency_s=latency,
+            ttft_s=first - call.started if call.streamed and first is not None else None,
+            error=error,
+            retry_after_s=call.retry_after if error is not None else None,
+        )
+
+    def _scrub(self, error: ErrorInfo) -> ErrorInfo:
+        message = _BEARER.sub("Bearer ***", error.message)
+        code = error.code
+        if len(self._key) >= 6:
+            message = message.replace(self._key, "***")
+            code = code.replace(self._key, "***") if code else code
+        if len(message) > _MESSAGE_LIMIT:
+            message = message[:_MESSAGE_LIMIT] + "..."
+        return error.model_copy(update={"message": message, "code": code})
+
+
+_BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
+
+
+def _feed_event(data: list[bytes], asm: Assembler) -> bool:
+    try:
+        value = parse_event(data)
+    except orjson.JSONDecodeError:
+        asm.chunks += 1
+        asm.problem = f"malformed JSON in chunk {asm.chunks}: {b' '.join(data)[:200]!r}"
+        return False
+    if value is DONE:
+        return False
+    if type(value) is list:
+        return all(v is not DONE and asm.feed(v) for v in value)
+    return asm.feed(value)
+
+
+def _feed_body(content: bytes, asm: Assembler) -> None:
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        asm.problem = f"the response body is not JSON: {content[:200]!r}"
+        return
+    asm.feed(value)
+
+
+def _status_body(exc: openai.APIStatusError) -> Any:
+    """The server's error body; the SDK keeps only the inner `error` object, or the text."""
+    try:
+        return orjson.loads(exc.response.content)
+    except (orjson.JSONDecodeError, httpx2.ResponseNotRead):
+        return exc.body if exc.body is not None else exc.response.reason_phrase

@@ -1,0 +1,135 @@
+"""CSV: one row per record (report) or per (case, repeat) pair (diff), columns in docs/reports.md.
+
+Nested fields are flattened with dots (``usage.prompt_tokens``, ``error.type``); each check
+becomes ``check.<name>.passed`` / ``.score`` / ``.detail`` (a second check of the same name in
+one case is ``<name>#2``). Unknown values are empty cells, never 0. Text is quoted by the csv
+module's rules (commas, quotes, newlines), UTF-8, so ``pandas.read_csv(path)`` reads it back;
+`read_csv` below also keeps texts such as "NA" or "None" and ids such as "007" as written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from harness.render._atomic import atomic_text
+
+if TYPE_CHECKING:
+    from harness.diff import RunDiff
+    from harness.report import RunData, RunReport
+
+__all__ = ["TEXT_COLUMNS", "diff_frame", "read_csv", "report_frame", "write_csv"]
+
+#: Columns that hold text; `read_csv` reads them as strings.
+TEXT_COLUMNS = (
+    "case_id", "category", "case_hash", "tags", "endpoint", "model", "status", "verdict",
+    "error.type", "error.code", "error.message", "finish_reason", "started_at", "output.content",
+    "output.reasoning", "output.tool_calls", "transition", "base.verdict", "cand.verdict",
+    "base.finish_reason", "cand.finish_reason", "base.error.type", "cand.error.type",
+    "base.failed_checks", "cand.failed_checks", "base.output.content", "cand.output.content",
+)  # fmt: skip
+
+_RECORD_COLUMNS = {
+    "case_id": "case_id", "repeat": "repeat", "category": "category", "case_hash": "case_hash",
+    "endpoint": "endpoint", "model": "model", "status": "status", "verdict": "verdict",
+    "passed": "passed", "score": "score", "error_type": "error.type",
+    "error_status_code": "error.status_code", "error_code": "error.code",
+    "error_message": "error.message", "finish_reason": "finish_reason",
+    "prompt_tokens": "usage.prompt_tokens", "completion_tokens": "usage.completion_tokens",
+    "reasoning_tokens": "usage.reasoning_tokens", "cached_tokens": "usage.cached_tokens",
+    "total_tokens": "usage.total_tokens", "latency_s": "latency_s", "ttft_s": "ttft_s",
+    "attempts": "attempts", "cost": "cost", "started_at": "started_at",
+    "content": "output.content", "reasoning": "output.reasoning",
+}  # fmt: skip
+
+
+def _check_columns(data: RunData) -> dict[str, Any]:
+    c = data.checks
+    n = len(data.records)
+    if c.empty:
+        return {}
+    k = c.groupby(["row", "name"], sort=False).cumcount().to_numpy()
+    names = c["name"].to_numpy(dtype=object)
+    slots = np.where(k == 0, names, names + "#" + (k + 1).astype(str))
+    rows = c["row"].to_numpy()
+    out: dict[str, Any] = {}
+    for slot in pd.unique(slots):
+        sel = slots == slot
+        passed = pd.array([pd.NA] * n, dtype="boolean")
+        passed[rows[sel]] = c["passed"].to_numpy()[sel]
+        score = np.full(n, np.nan)
+        score[rows[sel]] = c["score"].to_numpy()[sel]
+        detail = np.full(n, None, dtype=object)
+        detail[rows[sel]] = c["detail"].to_numpy(dtype=object)[sel]
+        out[f"check.{slot}.passed"] = passed
+        out[f"check.{slot}.score"] = score
+        out[f"check.{slot}.detail"] = detail
+    return out
+
+
+def report_frame(report: RunReport) -> pd.DataFrame:
+    """The report CSV as a DataFrame (one row per record, documented columns)."""
+    df = report.data.records
+    cols: dict[str, Any] = {new: df[old] for old, new in _RECORD_COLUMNS.items()}
+    cols["tags"] = [";".join(t) for t in df["tags"]]
+    cols["output.tool_calls"] = [orjson.dumps(tc).decode() if tc else None for tc in df["tool_calls"]]
+    cols.update(_check_columns(report.data))
+    out = pd.DataFrame(cols)
+    order = ["case_id", "repeat", "category", "tags"] + [c for c in out.columns if c not in
+                                                          ("case_id", "repeat", "category", "tags")]  # fmt: skip
+    return out[order]
+
+
+def _failed(data: RunData) -> list[str]:
+    c = data.checks
+    failed: list[list[str]] = [[] for _ in range(len(data.records))]
+    for row, name in zip(c.loc[~c["passed"], "row"].tolist(), c.loc[~c["passed"], "name"].tolist(), strict=True):
+        failed[row].append(name)
+    return [";".join(f) for f in failed]
+
+
+_DIFF_TEXT = ("verdict", "finish_reason", "error_type", "content")
+
+
+def diff_frame(diff: RunDiff) -> pd.DataFrame:
+    """The diff CSV as a DataFrame (one row per (case_id, repeat) in either run)."""
+    p = diff.pairs
+    out = pd.DataFrame({"case_id": p["case_id"], "repeat": p["repeat"], "category": p["category"],
+                        "transition": p["transition"], "critical": p["critical"]})  # fmt: skip
+    fields = {"verdict": "verdict", "score": "score", "finish_reason": "finish_reason",
+              "latency_s": "latency_s", "ttft_s": "ttft_s", "prompt_tokens": "usage.prompt_tokens",
+              "completion_tokens": "usage.completion_tokens", "reasoning_tokens": "usage.reasoning_tokens",
+              "cost": "cost", "error_type": "error.type", "content": "output.content"}  # fmt: skip
+    for side, data, rows in (("base", diff.base, p["brow"]), ("cand", diff.cand, p["crow"])):
+        idx = rows.to_numpy()
+        present = idx >= 0
+        src = data.records.iloc[np.where(present, idx, 0)].reset_index(drop=True)
+        failed = np.array(_failed(data) or [""], dtype=object)[np.where(present, idx, 0)]
+        for old, new in fields.items():
+            if old in _DIFF_TEXT:
+                out[f"{side}.{new}"] = np.where(present, src[old].to_numpy(dtype=object), None)
+            else:
+                values = src[old].to_numpy(dtype=float, na_value=np.nan)
+                out[f"{side}.{new}"] = np.where(present, values, np.nan)
+        out[f"{side}.failed_checks"] = np.where(present, failed, None)
+    out.insert(out.columns.get_loc("cand.score") + 1, "score_delta", p["score_delta"].to_numpy())
+    return out
+
+
+def write_csv(obj: RunReport | RunDiff, path: Path) -> None:
+    frame = diff_frame(obj) if obj.summary.get("kind") == "diff" else report_frame(obj)  # type: ignore[arg-type]
+    with atomic_text(path, newline="") as f:
+        frame.to_csv(f, index=False, lineterminator="\n")
+
+
+def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a harness CSV back with text columns as text ("NA", "None", "007" stay as written)."""
+    header = pd.read_csv(path, nrows=0).columns
+    dtypes = {c: "str" for c in header if c in TEXT_COLUMNS or c.endswith(".detail")}
+    options: dict[str, Any] = {"dtype": dtypes, "keep_default_na": False, "na_values": [""]}
+    options.update(kwargs)
+    return pd.read_csv(path, **options)

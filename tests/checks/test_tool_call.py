@@ -1,0 +1,464 @@
+"""tool_call / no_call / tool_args_schema: BFCL semantics and the edge cases a careless matcher
+gets wrong (first-fit pairing, 10.0 for an integer, dotted names, calls left in the text)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import harness.checks.tool_call  # noqa: F401  (registers the checks)
+from harness.checks._base import CheckContext, CheckResult
+from harness.checks._bfcl import Actual, Expected, match_call, pair_calls, standardize
+from harness.checks._score import score_output
+from harness.errors import InputError
+from harness.golden import Case, case_from_dict, load_suite
+from harness.records import Output, ToolCall
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                "days": {"type": "integer"},
+                "threshold": {"type": "number"},
+            },
+            "required": ["city"],
+        },
+    },
+}
+STOCK = {
+    "type": "function",
+    "function": {
+        "name": "get_stock_price",
+        "parameters": {
+            "type": "object",
+            "properties": {"company": {"type": "string"}, "date": {"type": "string"}},
+            "required": ["company", "date"],
+        },
+    },
+}
+FACTORIAL = {
+    "type": "function",
+    "function": {
+        "name": "math.factorial",
+        "parameters": {
+            "type": "object",
+            "properties": {"number": {"type": "integer"}},
+            "required": ["number"],
+        },
+    },
+}
+SEARCH = {
+    "type": "function",
+    "function": {
+        "name": "search_products",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "filters": {
+                    "type": "object",
+                    "properties": {
+                        "min_price": {"type": "number"},
+                        "max_price": {"type": "number"},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "sort": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "desc": {"type": "boolean"}},
+                    },
+                },
+                "weights": {"type": "array", "items": {"type": "number"}},
+            },
+            "required": ["filters"],
+        },
+    },
+}
+
+
+def make_case(check: dict[str, Any], tools: list[dict[str, Any]] | None = None) -> Case:
+    raw: dict[str, Any] = {
+        "id": "t",
+        "category": "tool_use",
+        "messages": [{"role": "user", "content": "go"}],
+        "checks": [check],
+    }
+    if tools is not None:
+        raw["tools"] = tools
+    return case_from_dict(raw)
+
+
+def call(name: str, args: Any) -> ToolCall:
+    raw = args if isinstance(args, str) else orjson.dumps(args).decode()
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        parsed = None
+    return ToolCall(id="c", name=name, arguments=raw, parsed=parsed)
+
+
+def run(case: Case, calls: list[ToolCall] | None = None, content: str | None = None) -> CheckResult:
+    ctx = CheckContext(case=case, output=Output(content=content, tool_calls=calls or []))
+    result = case.bound_checks[0].check(ctx)
+    assert isinstance(result, CheckResult)
+    return result
+
+
+def weather_case(**arguments: list[Any]) -> Case:
+    spec = {"type": "tool_call", "calls": [{"name": "get_weather", "arguments": arguments}]}
+    return make_case(spec, [WEATHER])
+
+
+def test_exact_call_passes() -> None:
+    case = weather_case(city=["Paris"], unit=["celsius", ""])
+    r = run(case, [call("get_weather", {"city": "Paris", "unit": "celsius"})])
+    assert r.passed, r.detail
+    assert r.final_score() == 1.0
+    assert r.data is not None and r.data["matched"] == 1
+
+
+def test_value_error_names_call_argument_and_allowed_values() -> None:
+    case = weather_case(city=["Paris"], unit=["celsius", "fahrenheit"])
+    r = run(case, [call("get_weather", {"city": "Paris", "unit": "kelvin"})])
+    assert not r.passed
+    assert r.data is not None and r.data["label"] == "value_error"
+    assert r.detail == (
+        "call 1 get_weather: argument 'unit': 'kelvin' not among allowed ['celsius', 'fahrenheit']"
+    )
+
+
+def test_float_for_integer_is_a_type_error_like_bfcl() -> None:
+    case = weather_case(city=["Paris"], days=[10])
+    r = run(case, [call("get_weather", {"city": "Paris", "days": 10.0})])
+    assert not r.passed
+    assert r.data is not None and r.data["label"] == "type_error"
+    assert "argument 'days': expected integer, got number 10.0" in r.detail
+    assert run(case, [call("get_weather", {"city": "Paris", "days": 10})]).passed
+
+
+def test_int_for_float_is_accepted() -> None:
+    case = weather_case(city=["Paris"], threshold=[3.0, 2.5])
+    assert run(case, [call("get_weather", {"city": "Paris", "threshold": 3})]).passed
+    r = run(case, [call("get_weather", {"city": "Paris", "threshold": 4})])
+    assert r.data is not None and r.data["label"] == "value_error"
+
+
+def test_bool_is_not_an_integer() -> None:
+    case = weather_case(city=["Paris"], days=[1])
+    r = run(case, [call("get_weather", {"city": "Paris", "days": True})])
+    assert r.data is not None and r.data["label"] == "type_error"
+
+
+def test_optional_argument_may_be_omitted_only_when_empty_string_is_allowed() -> None:
+    case = weather_case(city=["Paris"], unit=["celsius", ""])
+    assert run(case, [call("get_weather", {"city": "Paris"})]).passed
+    strict = weather_case(city=["Paris"], unit=["celsius"])
+    r = run(strict, [call("get_weather", {"city": "Paris"})])
+    assert r.data is not None and r.data["label"] == "missing_required"
+    assert "'unit'" in r.detail
+
+
+def test_missing_required_parameter_from_the_schema() -> None:
+    case = weather_case(city=["Paris", ""], unit=["celsius", ""])
+    r = run(case, [call("get_weather", {"unit": "celsius"})])
+    assert r.data is not None and r.data["label"] == "missing_required"
+    assert "missing required argument 'city'" in r.detail
+
+
+def test_unexpected_parameter() -> None:
+    case = weather_case(city=["Paris"])
+    r = run(case, [call("get_weather", {"city": "Paris", "days": 3})])
+    assert r.data is not None and r.data["label"] == "unexpected_param"
+    assert "'days' (not in the expected call)" in r.detail
+    r = run(case, [call("get_weather", {"city": "Paris", "country": "FR"})])
+    assert "'country' (not a parameter of the tool)" in r.detail
+
+
+def test_string_normalisation() -> None:
+    assert standardize("New York, NY") == standardize("new york ny")
+    case = weather_case(city=["New York, NY"])
+    assert run(case, [call("get_weather", {"city": "new york ny"})]).passed
+    assert run(case, [call("get_weather", {"city": "NEW-YORK_NY."})]).passed
+    assert not run(case, [call("get_weather", {"city": "New York City"})]).passed
+
+
+def test_wrong_function() -> None:
+    case = weather_case(city=["Paris"])
+    r = run(case, [call("get_stock_price", {"company": "x", "date": "y"})])
+    assert r.data is not None and r.data["label"] == "wrong_function"
+    assert "called 'get_stock_price', expected 'get_weather'" in r.detail
+
+
+def test_dotted_names_compare_equal_to_underscores() -> None:
+    spec = {"type": "tool_call", "calls": [{"name": "math.factorial", "arguments": {"number": [5]}}]}
+    case = make_case(spec, [FACTORIAL])
+    assert run(case, [call("math_factorial", {"number": 5})]).passed
+    assert run(case, [call("math.factorial", {"number": 5})]).passed
+    r = run(case, [call("math_factorial", {"number": 5.0})])
+    assert r.data is not None and r.data["label"] == "type_error"
+
+
+def test_arguments_that_are_not_json() -> None:
+    case = weather_case(city=["Paris"])
+    r = run(case, [call("get_weather", '{"city": "Paris"')])
+    assert r.data is not None and r.data["label"] == "bad_arguments_json"
+    r = run(case, [call("get_weather", '["Paris"]')])
+    assert r.data is not None and r.data["label"] == "bad_arguments_json"
+    assert "not an object" in r.detail
+
+
+def test_no_call_made() -> None:
+    r = run(weather_case(city=["Paris"]), [], content="It is sunny in Paris.")
+    assert not r.passed
+    assert r.data is not None and r.data["label"] == "no_call"
+
+
+def stock_case(**extra: Any) -> Case:
+    spec = {
+        "type": "tool_call",
+        "calls": [
+            {"name": "get_stock_price", "arguments": {"company": ["Microsoft", "Apple"],
+                                                      "date": ["2022-01-01"]}},
+            {"name": "get_stock_price", "arguments": {"company": ["Microsoft"],
+                                                      "date": ["2022-01-01"]}},
+        ],
+        **extra,
+    }
+    return make_case(spec, [STOCK])
+
+
+def test_parallel_calls_use_a_full_matching_where_first_fit_fails() -> None:
+    case = stock_case()
+    calls = [
+        call("get_stock_price", {"company": "Microsoft", "date": "2022-01-01"}),
+        call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
+    ]
+    # First-fit (BFCL's way) gives Microsoft to expected call 1 and then has only Apple left
+    # for expected call 2, which allows only Microsoft: this case does tell the two apart.
+    expected = [Expected(c.name, c.arguments) for c in case.bound_checks[0].check.calls]
+    actual = [Actual(c.name, c.parsed) for c in calls]
+    free = list(range(len(actual)))
+    for e in expected:
+        hit = next((j for j in free if match_call(e, actual[j], None) is None), None)
+        if hit is not None:
+            free.remove(hit)
+    assert free, "first-fit should have failed on this case"
+    r = run(case, calls)
+    assert r.passed, r.detail
+    assert run(case, list(reversed(calls))).passed
+
+
+def test_parallel_partial_score_and_detail() -> None:
+    case = stock_case()
+    r = run(case, [
+        call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
+        call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
+    ])
+    assert not r.passed
+    assert r.final_score() == 0.5
+    assert r.data is not None and r.data["label"] == "value_error"
+    assert "call 2 get_stock_price: argument 'company': 'Apple' not among allowed" in r.detail
+
+
+def test_wrong_count() -> None:
+    case = stock_case()
+    one = [call("get_stock_price", {"company": "Microsoft", "date": "2022-01-01"})]
+    r = run(case, one)
+    assert r.data is not None and r.data["label"] == "wrong_count"
+    assert r.final_score() == 0.5
+    assert r.detail.startswith("expected 2 call(s)")
+    three = [
+        call("get_stock_price", {"company": "Microsoft", "date": "2022-01-01"}),
+        call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
+        call("get_stock_price", {"company": "IBM", "date": "2022-01-01"}),
+    ]
+    r = run(case, three)
+    assert r.data is not None and r.data["label"] == "wrong_count"
+    assert r.final_score() == pytest.approx(2 / 3)
+    assert "extra call 3: get_stock_price(" in r.detail
+    assert run(stock_case(allow_extra_calls=True), three).passed
+
+
+def test_strict_order() -> None:
+    spec = {
+        "type": "tool_call",
+        "order": "strict",
+        "calls": [
+            {"name": "get_weather", "arguments": {"city": ["Paris"]}},
+            {"name": "get_stock_price", "arguments": {"company": ["ACME"], "date": ["today"]}},
+        ],
+    }
+    case = make_case(spec, [WEATHER, STOCK])
+    calls = [call("get_weather", {"city": "Paris"}),
+             call("get_stock_price", {"company": "acme", "date": "today"})]
+    assert run(case, calls).passed
+    r = run(case, list(reversed(calls)))
+    assert not r.passed
+    assert r.data is not None and r.data["label"] == "wrong_function"
+
+
+def search_case(**arguments: list[Any]) -> Case:
+    spec = {"type": "tool_call", "calls": [{"name": "search_products", "arguments": arguments}]}
+    return make_case(spec, [SEARCH])
+
+
+def test_nested_dict_checked_recursively() -> None:
+    case = search_case(filters=[{"min_price": [10], "max_price": [100, ""],
+                                 "tags": [["Red Shoes", "sale"], ""]}])
+    ok = {"filters": {"min_price": 10.0, "tags": ["red shoes", "SALE"]}}
+    assert run(case, [call("search_products", ok)]).passed
+    bad = {"filters": {"min_price": 10, "max_price": 150}}
+    r = run(case, [call("search_products", bad)])
+    assert r.data is not None and r.data["label"] == "value_error"
+    assert "argument 'filters.max_price': 150 not among allowed [100]" in r.detail
+    r = run(case, [call("search_products", {"filters": {"min_price": 10, "colour": "red"}})])
+    assert "argument 'filters': unexpected key 'colour'" in r.detail
+    r = run(case, [call("search_products", {"filters": {"max_price": 100}})])
+    assert "argument 'filters': missing key 'min_price'" in r.detail
+    r = run(case, [call("search_products", {"filters": {"min_price": 10, "tags": ["sale"]}})])
+    assert "argument 'filters.tags'" in r.detail
+
+
+def test_nested_list_order_length_and_types() -> None:
+    case = search_case(filters=[{}], sort=[[{"field": ["price"], "desc": [True, ""]}]],
+                       weights=[[0.5, 1.0]])
+    good = {"filters": {}, "sort": [{"field": "Price"}], "weights": [0.5, 1]}
+    assert run(case, [call("search_products", good)]).passed
+    r = run(case, [call("search_products", {**good, "weights": [1, 0.5]})])
+    assert "argument 'weights[0]'" in r.detail
+    r = run(case, [call("search_products", {**good, "weights": [0.5]})])
+    assert "1 items" in r.detail
+    r = run(case, [call("search_products", {**good, "sort": [{"field": "price", "desc": "yes"}]})])
+    assert r.data is not None and r.data["label"] == "type_error"
+    assert "argument 'sort[0].desc'" in r.detail
+
+
+QWEN_TEXT = (
+    "Let me look that up.\n<tool_call>\n"
+    '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}\n'
+    "</tool_call>"
+)
+
+
+def test_calls_left_in_the_text_need_from_text() -> None:
+    base = {"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
+        "city": ["Paris"], "unit": ["celsius"]}}]}
+    r = run(make_case(base, [WEATHER]), [], content=QWEN_TEXT)
+    assert r.data is not None and r.data["label"] == "no_call"
+    assert "set from_text: true" in r.detail
+    r = run(make_case({**base, "from_text": True}, [WEATHER]), [], content=QWEN_TEXT)
+    assert r.passed, r.detail
+    assert r.data is not None and r.data["source"] == "text"
+    broken = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par"
+    r = run(make_case({**base, "from_text": True}, [WEATHER]), [], content=broken)
+    assert r.data is not None and r.data["label"] == "bad_arguments_json"
+
+
+def test_no_call_check() -> None:
+    case = make_case({"type": "no_call"}, [WEATHER])
+    assert run(case, [], content="I can't check live weather, sorry.").passed
+    r = run(case, [call("get_weather", {"city": "Paris"})])
+    assert not r.passed
+    assert 'get_weather({"city":"Paris"})' in r.detail
+    r = run(case, [], content=QWEN_TEXT)
+    assert not r.passed
+    assert "(in the text)" in r.detail
+
+
+def test_tool_args_schema() -> None:
+    case = make_case({"type": "tool_args_schema"}, [WEATHER, STOCK])
+    assert run(case, [call("get_weather", {"city": "Paris", "days": 3})]).passed
+    r = run(case, [call("get_weather", {"city": "Paris", "days": 1.5, "unit": "kelvin"})])
+    assert not r.passed
+    assert "call 1 get_weather: $.days: 1.5 is not of type 'integer'" in r.detail
+    assert "$.unit: 'kelvin' is not one of ['celsius', 'fahrenheit']" in r.detail
+    assert r.data is not None and r.data["violations"] == 2
+    r = run(case, [call("get_stock_price", {"company": "x"}), call("get_weather", {"city": "P"})])
+    assert r.data is not None and r.data["label"] == "missing_required"
+    assert r.final_score() == 0.5
+    r = run(case, [call("delete_account", {})])
+    assert r.data is not None and r.data["label"] == "wrong_function"
+    assert "no such tool (tools: get_weather, get_stock_price)" in r.detail
+    assert not run(case, []).passed
+    allow = make_case({"type": "tool_args_schema", "allow_no_call": True}, [WEATHER])
+    assert run(allow, []).passed
+
+
+@pytest.mark.parametrize(
+    ("check", "tools", "message"),
+    [
+        ({"type": "tool_call", "calls": [{"name": "get_time", "arguments": {}}]}, [WEATHER],
+         "function 'get_time' is not among the tools (get_weather)"),
+        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
+            "city": ["Paris"], "country": ["FR"]}}]}, [WEATHER],
+         "argument 'country' is not a parameter of the tool"),
+        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {}}]}, [WEATHER],
+         "required parameter 'city' has no values"),
+        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
+            "city": []}}]}, [WEATHER], "the list of allowed values is empty"),
+        ({"type": "tool_call", "calls": [{"name": "search_products", "arguments": {
+            "filters": [{}], "weights": [0.5, 1.0]}}]}, [SEARCH], "write [[0.5, 1.0]]"),
+        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
+            "city": "Paris"}}]}, [WEATHER], "city"),
+        ({"type": "tool_call", "calls": []}, [WEATHER], "calls"),
+        ({"type": "tool_call", "calls": [{"name": "get_weather"}], "order": "random"}, [WEATHER],
+         "order"),
+        ({"type": "tool_args_schema"}, None, "the case has no tools"),
+        ({"type": "no_call", "strict": True}, None, "unknown argument 'strict'"),
+    ],
+)
+def test_bad_arguments_fail_at_load(check: dict[str, Any], tools: Any, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        make_case(check, tools)
+    assert message in str(info.value)
+
+
+def test_load_error_has_the_line(tmp_path: Path) -> None:
+    (tmp_path / "cases.yaml").write_text(
+        "cases:\n"
+        "  - id: w\n"
+        "    category: tool_use\n"
+        "    messages: [{role: user, content: weather please}]\n"
+        f"    tools: [{orjson.dumps(WEATHER).decode()}]\n"
+        "    checks:\n"
+        "      - type: tool_call\n"
+        "        calls:\n"
+        "          - name: get_weather\n"
+        "            arguments:\n"
+        "              city: [Paris]\n"
+        "              planet: [Earth]\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_suite(tmp_path)
+    line = str(info.value)
+    assert "cases.yaml:12:" in line, line
+    assert "argument 'planet' is not a parameter of the tool" in line
+
+
+def test_scored_through_the_case_pipeline() -> None:
+    """The check runs through score_output like any other, and its label reaches the outcome."""
+    case = weather_case(city=["Paris"], unit=["celsius", ""])
+    ctx = CheckContext(case=case, output=Output(tool_calls=[call("get_weather", {"city": "Rome"})]))
+    outcomes, score, passed = asyncio.run(score_output(ctx))
+    assert not passed
+    assert score == 0.0
+    assert outcomes[0].data is not None and outcomes[0].data["label"] == "value_error"
+
+
+def test_pair_calls_prefers_namesakes_when_reporting() -> None:
+    expected = [Expected("a", {"x": [1]}), Expected("b", {"y": [2]})]
+    actual = [Actual("b", {"y": 3}), Actual("a", {"x": 1})]
+    pairing = pair_calls(expected, actual, {}, ordered=False)
+    assert pairing.matched == 1
+    (_, j, miss) = pairing.pairs[1]
+    assert j == 0 and miss is not None and miss.label == "value_error"

@@ -1,0 +1,49 @@
+"""Shared fixtures: small suites built in code, and the simulator on a background thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.golden import Suite, load_suite
+from harness.sim import SimConfig, SimServer
+
+ROOT = Path(__file__).resolve().parents[1]
+WIRE_DIR = ROOT.parent / "shared" / "wire"
+
+
+def make_cases(n: int, *, prefix: str = "c") -> list[dict[str, Any]]:
+    """n small chat cases whose reference passes a `contains` check."""
+    return [
+        {
+            "id": f"{prefix}{i:05d}",
+            "category": "chat",
+            "messages": [{"role": "user", "content": f"Say the code word for item {i}."}],
+            "reference": {"content": f"The code word for item {i} is kiwi-{i}."},
+            "checks": [{"type": "contains", "value": f"kiwi-{i}"}],
+            "tags": ["synthetic"],
+        }
+        for i in range(n)
+    ]
+
+
+def write_suite(path: Path, cases: list[dict[str, Any]]) -> Suite:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cases, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return load_suite(path)
+
+
+@pytest.fixture
+def small_suite(tmp_path: Path) -> Suite:
+    return write_suite(tmp_path / "golden" / "cases.yaml", make_cases(12))
+
+
+@pytest.fixture
+def sim_url(small_suite: Suite) -> Iterator[str]:
+    with SimServer(small_suite, SimConfig()) as sim:
+        url = sim.base_url
+        yield url
