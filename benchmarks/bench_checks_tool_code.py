@@ -3,7 +3,8 @@
     python benchmarks/bench_checks_tool_code.py [--tool-n 20000] [--code-n 40] [--sql-n 20]
 
 `tool_call`: a 3-call parallel case, answered in a shuffled order (so the matching has work to
-do), one check at a time in-process. `code_tests` and `sql_tests`: small correct solutions, all
+do), half of the answers right and half with one wrong call (the slow path: the full pairing
+grid and its explanation), one check at a time in-process. `code_tests` and `sql_tests`: small correct solutions, all
 scheduled at once (the sandbox bounds how many run together, up to the cores).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import orjson
 
-import harness.checks.code  # noqa: F401  (registers the checks)
+import harness.checks.code
 import harness.checks.tool_call  # noqa: F401
 from harness.checks._base import CheckContext, CheckResult, run_check
 from harness.golden import Case, case_from_dict
@@ -76,9 +77,12 @@ def bench_tool_call(n: int) -> dict[str, float]:
     ctx = CheckContext(case=case, output=Output(tool_calls=calls))
     check = case.bound_checks[0].check
     result = check(ctx)
-    assert isinstance(result, CheckResult) and result.passed, result
-    bad = CheckContext(case=case, output=Output(tool_calls=[*calls[:2], _call("get_weather", {
-        "city": "Osaka", "days": 3})]))
+    assert isinstance(result, CheckResult)
+    assert result.passed, result.detail
+    bad = CheckContext(
+        case=case,
+        output=Output(tool_calls=[*calls[:2], _call("get_weather", {"city": "Osaka", "days": 3})]),
+    )
     t0 = time.perf_counter()
     for i in range(n):
         check(ctx if i % 2 else bad)
@@ -108,22 +112,32 @@ def bench_code(n: int) -> dict[str, float]:
     case = _case({"type": "code_tests", "tests": TESTS, "entry_point": "add"})
     asyncio.run(_run_many(case, SOLUTION, 2))  # warm up
     elapsed, durations = asyncio.run(_run_many(case, SOLUTION, n))
-    return {"checks": n, "seconds": elapsed, "per_s": n / elapsed,
-            "median_run_s": statistics.median(durations)}
+    return {
+        "checks": n,
+        "seconds": elapsed,
+        "per_s": n / elapsed,
+        "median_run_s": statistics.median(durations),
+    }
 
 
 def bench_sql(n: int) -> dict[str, float]:
-    case = _case({
-        "type": "sql_tests",
-        "schema": "CREATE TABLE t (name TEXT, n INTEGER);"
-                  "INSERT INTO t VALUES ('a', 1), ('b', 2), ('a', 3);",
-        "expected_rows": [["a", 4], ["b", 2]],
-    })
+    case = _case(
+        {
+            "type": "sql_tests",
+            "schema": "CREATE TABLE t (name TEXT, n INTEGER);"
+            "INSERT INTO t VALUES ('a', 1), ('b', 2), ('a', 3);",
+            "expected_rows": [["a", 4], ["b", 2]],
+        }
+    )
     answer = "```sql\nSELECT name, SUM(n) FROM t GROUP BY name;\n```"
     asyncio.run(_run_many(case, answer, 2))
     elapsed, durations = asyncio.run(_run_many(case, answer, n))
-    return {"checks": n, "seconds": elapsed, "per_s": n / elapsed,
-            "median_run_s": statistics.median(durations)}
+    return {
+        "checks": n,
+        "seconds": elapsed,
+        "per_s": n / elapsed,
+        "median_run_s": statistics.median(durations),
+    }
 
 
 def main() -> None:
@@ -134,14 +148,20 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
     r = bench_tool_call(args.tool_n)
-    print(f"tool_call (3 parallel calls): {r['per_s']:,.0f} checks/s "
-          f"({r['us_each']:.1f} us each, {r['checks']:.0f} checks)")
+    print(
+        f"tool_call (3 parallel calls): {r['per_s']:,.0f} checks/s "
+        f"({r['us_each']:.1f} us each, {r['checks']:.0f} checks)"
+    )
     r = bench_code(args.code_n)
-    print(f"code_tests (small correct solutions): {r['per_s']:.1f} checks/s "
-          f"({r['checks']:.0f} checks in {r['seconds']:.2f} s, median run {r['median_run_s']:.3f} s)")
+    print(
+        f"code_tests (small correct solutions): {r['per_s']:.1f} checks/s "
+        f"({r['checks']:.0f} checks in {r['seconds']:.2f} s, median run {r['median_run_s']:.3f} s)"
+    )
     r = bench_sql(args.sql_n)
-    print(f"sql_tests: {r['per_s']:.1f} checks/s "
-          f"({r['checks']:.0f} checks in {r['seconds']:.2f} s, median run {r['median_run_s']:.3f} s)")
+    print(
+        f"sql_tests: {r['per_s']:.1f} checks/s "
+        f"({r['checks']:.0f} checks in {r['seconds']:.2f} s, median run {r['median_run_s']:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from harness.checks._score import combine, score_output
 
 # Built-in families register themselves on import.
 from harness.checks import text as _text  # noqa: E402,F401  isort: skip
+from harness.checks import code as _code  # noqa: E402,F401  isort: skip
+from harness.checks import tool_call as _tool_call  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "CHECK_CONFIG",

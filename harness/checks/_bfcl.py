@@ -213,14 +213,10 @@ def _match(value: Any, exp: Any, schema: Any, path: str, explain: bool) -> Misma
     return None if value == exp else _value_error(path, None, value, exp, explain)
 
 
-def check_allowed(value: Any, allowed: Sequence[Any], schema: Any, path: str) -> Mismatch | None:
-    """Does `value` match one of `allowed` (BFCL's possible-answer list for one parameter)?"""
-    return _check_allowed(value, allowed, schema, path, True)
-
-
 def _check_allowed(
     value: Any, allowed: Sequence[Any], schema: Any, path: str, explain: bool
 ) -> Mismatch | None:
+    """Does `value` match one of `allowed` (BFCL's possible-answer list for one parameter)?"""
     cands = [a for a in allowed if a != ""]
     declared = schema_types(schema)
     strings = isinstance(value, str) and value and all(type(c) is str for c in cands)
@@ -260,11 +256,56 @@ def _check_allowed(
     return _value_error(path, text, value, cands, explain)
 
 
+@dataclass(frozen=True)
+class _Param:
+    allowed: Sequence[Any]
+    schema: Any
+    strings: frozenset[str] | None
+    """Normalised allowed strings, when every allowed value is a string of a string parameter."""
+    numbers: frozenset[int | float] | None
+    """Allowed numbers, when every allowed value is a number of a numeric parameter."""
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """An expected call with its tool schema, prepared once per record rather than per pair."""
+
+    exp: Expected
+    name: str
+    props: dict[str, Any] | None
+    required: list[str]
+    params: dict[str, _Param]
+
+
+def _compile(exp: Expected, schema: dict[str, Any] | None) -> _Compiled:
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    props = props if isinstance(props, dict) else None
+    required = schema.get("required") if isinstance(schema, dict) else None
+    params = {}
+    for param, allowed in exp.arguments.items():
+        sub = props.get(param) if props is not None else None
+        declared = schema_types(sub)
+        cands = [a for a in allowed if a != ""]
+        strings = numbers = None
+        if all(type(c) is str for c in cands) and (not declared or "string" in declared):
+            strings = frozenset(standardize(c) for c in cands)
+        if all(_is_number(c) for c in cands) and (not declared or declared & _NUMERIC):
+            numbers = frozenset(cands)
+        params[param] = _Param(allowed, sub, strings, numbers)
+    req = [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
+    return _Compiled(exp, norm_name(exp.name), props, req, params)
+
+
 def match_call(
     exp: Expected, act: Actual, schema: dict[str, Any] | None, explain: bool = True
 ) -> Mismatch | None:
     """One model call against one expected call, in BFCL's order of checks (first error wins)."""
-    if norm_name(act.name) != norm_name(exp.name):
+    return _match_compiled(_compile(exp, schema), act, explain)
+
+
+def _match_compiled(cc: _Compiled, act: Actual, explain: bool) -> Mismatch | None:
+    exp = cc.exp
+    if norm_name(act.name) != cc.name:
         return Mismatch("wrong_function", f"called {act.name!r}, expected {exp.name!r}")
     args = act.arguments
     if args is None:
@@ -273,24 +314,31 @@ def match_call(
         return Mismatch(
             "bad_arguments_json", f"arguments are a JSON {json_type(args)}, not an object"
         )
-    props = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(props, dict):
-        props = None
-    required = schema.get("required") if isinstance(schema, dict) else None
-    for param in required if isinstance(required, list) else []:
+    for param in cc.required:
         if param not in args:
             return Mismatch("missing_required", f"missing required argument {param!r}")
     for param, value in args.items():
-        if (props is not None and param not in props) or param not in exp.arguments:
-            in_tool = props is None or param in props
+        spec = cc.params.get(param)
+        if spec is None or (cc.props is not None and param not in cc.props):
+            in_tool = cc.props is None or param in cc.props
             why = "not in the expected call" if in_tool else "not a parameter of the tool"
             return Mismatch("unexpected_param", f"unexpected argument {param!r} ({why})")
-        sub = props.get(param) if props is not None else None
-        miss = _check_allowed(value, exp.arguments[param], sub, param, explain)
+        # Fast paths for the common shapes; anything unusual goes through `_check_allowed`.
+        if spec.strings is not None and type(value) is str and value:
+            if standardize(value) in spec.strings:
+                continue
+            if not explain:
+                return _QUIET_VALUE
+        elif spec.numbers is not None and type(value) is int:
+            if value in spec.numbers:
+                continue
+            if not explain:
+                return _QUIET_VALUE
+        miss = _check_allowed(value, spec.allowed, spec.schema, param, explain)
         if miss is not None:
             return miss
-    for param, allowed in exp.arguments.items():
-        if param not in args and "" not in allowed:
+    for param, spec in cc.params.items():
+        if param not in args and "" not in spec.allowed:
             return Mismatch(
                 "missing_required",
                 f'missing argument {param!r} (the expected call has no "" among its values)',
@@ -321,24 +369,21 @@ def pair_calls(
     rather than against an unrelated call (a useless "wrong function").
     """
 
-    def schema_of(e: Expected) -> dict[str, Any] | None:
-        return schemas.get(norm_name(e.name))
-
+    compiled = [_compile(e, schemas.get(norm_name(e.name))) for e in expected]
     if not ordered and len(expected) == len(actual) > 1:
         # A complete first-fit pairing is a maximum matching too, and it is what a passing answer
         # usually gets at a fraction of the comparisons; only a failure needs the full grid.
         free = list(range(len(actual)))
         quick: list[tuple[int, int | None, Mismatch | None]] = []
-        for i, e in enumerate(expected):
-            schema = schema_of(e)
-            hit = next((j for j in free if match_call(e, actual[j], schema, False) is None), None)
+        for i, cc in enumerate(compiled):
+            hit = next((j for j in free if _match_compiled(cc, actual[j], False) is None), None)
             if hit is None:
                 break
             free.remove(hit)
             quick.append((i, hit, None))
         else:
             return Pairing(len(expected), quick)
-    grid = [[match_call(e, a, schema_of(e), explain=False) for a in actual] for e in expected]
+    grid = [[_match_compiled(cc, a, False) for a in actual] for cc in compiled]
     assigned: dict[int, int] = {}
     if ordered:
         assigned = {i: i for i in range(min(len(expected), len(actual)))}
@@ -361,7 +406,7 @@ def pair_calls(
         assigned = {int(r): int(c) for r, c in zip(rows, cols, strict=True)}
     pairs: list[tuple[int, int | None, Mismatch | None]] = []
     matched = 0
-    for i, e in enumerate(expected):
+    for i, cc in enumerate(compiled):
         j = assigned.get(i)
         if j is None:
             pairs.append((i, None, None))
@@ -369,5 +414,5 @@ def pair_calls(
             matched += 1
             pairs.append((i, j, None))
         else:
-            pairs.append((i, j, match_call(e, actual[j], schema_of(e), explain=True)))
+            pairs.append((i, j, _match_compiled(cc, actual[j], True)))
     return Pairing(matched, pairs)

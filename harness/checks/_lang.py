@@ -13,8 +13,9 @@ Step 2, Latin script: the share of tokens that are frequent function words of ea
 (en es fr de pt it nl id tr pl sv vi), plus letters only one of them uses (ñ, ã, ß, ł, ı, ơ, ...).
 Too little evidence (no function word at all) is "undetermined", not a guess.
 
-Accuracy is measured by benchmarks/bench_language.py on short answers (1-3 sentences) written
-for this purpose; the figures are in docs/checks.md.
+Accuracy is measured on short answers (1-3 sentences) in tests/checks/lang_samples.py, by
+tests/checks/test_text.py::test_language_accuracy_on_short_answers; the figures and how they
+compare with py3langid are in docs/checks.md.
 """
 
 from __future__ import annotations
@@ -51,40 +52,67 @@ _SINGLE = {
 }
 
 _STOPWORDS_TEXT: dict[str, str] = {
-    "en": "the and is are was were of to in that it for on with as this be by not or have has "
-    "from at which you your can will an they their there what would should about if but been "
-    "also more these we he she do does how when than into its only other such some any because "
-    "very each i my our them those then here where who",
-    "es": "el la los las de del que y en un una es por con para no se su sus al lo como más pero "
-    "este esta son está también muy hay puede entre cuando sobre todo ya sin porque ser le fue "
-    "han ha donde qué cómo usted tiene estos estas tu mi eso",
-    "fr": "le la les de des du et est un une que qui en dans pour pas ne sur au aux avec il elle "
-    "sont ce cette ces par plus mais ou vous nous leur être été aussi très peut comme tout son "
-    "sa ses même où donc qu d l c j n s y je a à été après chez",
-    "de": "der die das und ist nicht ein eine zu den dem des mit von sich auf für im es auch sind "
-    "wird werden wie oder aber nach bei aus dass kann noch nur wenn sie wir ich er hat haben "
-    "sein diese dieser einen einem als um über sehr man durch",
-    "pt": "o a os as de do da dos das e é que em um uma para com não por se na no nas nos mais mas "
-    "como ao à seu sua são está também ou foi ser muito pode quando isso este esta você há ter "
-    "tem pelo pela entre sobre já",
-    "it": "il lo la i gli le di del della dei delle che e è un una uno per con non si in da al alla "
-    "nel nella sono come ma più anche questo questa molto può essere ha hanno se tra su perché "
-    "quando sua suo ci degli dal sul l sì viene stato stata entro ogni dopo ho hai",
-    "nl": "de het een en van is dat die in op te met voor niet zijn er aan om ook als bij door maar "
-    "naar dan wordt worden kan of uit nog wel deze dit hij ze je we wat heeft hebben meer over "
-    "geen zo moet tot",
-    "id": "yang dan di ini itu dengan untuk dari dalam tidak ke akan pada juga adalah ada atau "
-    "karena oleh saya anda kita mereka bisa dapat sudah lebih seperti tersebut bahwa jika harus "
-    "banyak hanya tetapi sebagai bagi kami secara telah masih agar sangat namun ya bukan",
-    "tr": "ve bir bu da de için ile olarak çok daha gibi ama olan var yok en ne değil mi o ben sen "
-    "biz siz onlar şu her kadar sonra ancak veya ya olduğu göre hem nasıl neden bunu şey oldu "
-    "değildir ise bundan buna ki mı mu mü çünkü",
-    "pl": "i w z na się nie to jest że do o jak a ale co tak od po za dla są czy jego tym być przez "
-    "już może tylko jej ich oraz gdy bardzo ten ta te który która które także jeszcze można przy",
-    "sv": "och i att det som en är på för med av den till inte har de om ett han men var jag vi kan "
-    "så från vid eller när också sig ska bara efter hur detta denna där mycket skulle",
-    "vi": "và của là có các những được trong cho không một với này đã để người khi từ cũng như đến "
-    "về thì ra nhưng sẽ bạn tôi chúng rất nhiều hay nếu theo làm vì đó trên nên phải",
+    "en": (
+        "the and is are was were of to in that it for on with as this be by not or have has "
+        "from at which you your can will an they their there what would should about if but "
+        "been also more these we he she do does how when than into its only other such some "
+        "any because very each i my our them those then here where who"
+    ),
+    "es": (
+        "el la los las de del que y en un una es por con para no se su sus al lo como más "
+        "pero este esta son está también muy hay puede entre cuando sobre todo ya sin porque "
+        "ser le fue han ha donde qué cómo usted tiene estos estas tu mi eso"
+    ),
+    "fr": (
+        "le la les de des du et est un une que qui en dans pour pas ne sur au aux avec il "
+        "elle sont ce cette ces par plus mais ou vous nous leur être été aussi très peut "
+        "comme tout son sa ses même où donc qu d l c j n s y je a à été après chez"
+    ),
+    "de": (
+        "der die das und ist nicht ein eine zu den dem des mit von sich auf für im es auch "
+        "sind wird werden wie oder aber nach bei aus dass kann noch nur wenn sie wir ich er "
+        "hat haben sein diese dieser einen einem als um über sehr man durch"
+    ),
+    "pt": (
+        "o a os as de do da dos das e é que em um uma para com não por se na no nas nos mais "
+        "mas como ao à seu sua são está também ou foi ser muito pode quando isso este esta "
+        "você há ter tem pelo pela entre sobre já"
+    ),
+    "it": (
+        "il lo la i gli le di del della dei delle che e è un una uno per con non si in da al "
+        "alla nel nella sono come ma più anche questo questa molto può essere ha hanno se tra "
+        "su perché quando sua suo ci degli dal sul l sì viene stato stata entro ogni dopo ho "
+        "hai"
+    ),
+    "nl": (
+        "de het een en van is dat die in op te met voor niet zijn er aan om ook als bij door "
+        "maar naar dan wordt worden kan of uit nog wel deze dit hij ze je we wat heeft hebben "
+        "meer over geen zo moet tot"
+    ),
+    "id": (
+        "yang dan di ini itu dengan untuk dari dalam tidak ke akan pada juga adalah ada atau "
+        "karena oleh saya anda kita mereka bisa dapat sudah lebih seperti tersebut bahwa jika "
+        "harus banyak hanya tetapi sebagai bagi kami secara telah masih agar sangat namun ya "
+        "bukan"
+    ),
+    "tr": (
+        "ve bir bu da de için ile olarak çok daha gibi ama olan var yok en ne değil mi o ben "
+        "sen biz siz onlar şu her kadar sonra ancak veya ya olduğu göre hem nasıl neden bunu "
+        "şey oldu değildir ise bundan buna ki mı mu mü çünkü"
+    ),
+    "pl": (
+        "i w z na się nie to jest że do o jak a ale co tak od po za dla są czy jego tym być "
+        "przez już może tylko jej ich oraz gdy bardzo ten ta te który która które także "
+        "jeszcze można przy"
+    ),
+    "sv": (
+        "och i att det som en är på för med av den till inte har de om ett han men var jag vi "
+        "kan så från vid eller när också sig ska bara efter hur detta denna där mycket skulle"
+    ),
+    "vi": (
+        "và của là có các những được trong cho không một với này đã để người khi từ cũng như "
+        "đến về thì ra nhưng sẽ bạn tôi chúng rất nhiều hay nếu theo làm vì đó trên nên phải"
+    ),
 }
 STOPWORDS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _STOPWORDS_TEXT.items()}
 _INDEX: dict[str, tuple[str, ...]] = {
@@ -107,8 +135,12 @@ _LETTER_HINTS: dict[str, re.Pattern[str]] = {
 _TOKEN = re.compile(r"[^\W\d_]+")
 
 # Characters whose Simplified and Traditional forms differ, among the most frequent ones.
-_SIMPLIFIED = re.compile("[这们说时会个为来国对发经还学过问题应该种从开关与现实点么样没书长请让进动体数]")
-_TRADITIONAL = re.compile("[這們說時會個為來國對發經還學過問題應該種從開關與現實點麼樣沒書長請讓進動體數]")
+_SIMPLIFIED = re.compile(
+    "[这们说时会个为来国对发经还学过问题应该种从开关与现实点么样没书长请让进动体数]"
+)
+_TRADITIONAL = re.compile(
+    "[這們說時會個為來國對發經還學過問題應該種從開關與現實點麼樣沒書長請讓進動體數]"
+)
 _UKRAINIAN = re.compile("[іїєґІЇЄҐ]")
 _PERSIAN = re.compile("[پچژگکی]")
 _URDU = re.compile("[ٹڈڑںے]")
@@ -138,9 +170,22 @@ def _han_variant(text: str) -> str | None:
     return "Hans" if simp > trad else "Hant"
 
 
+_ASCII_LETTER = re.compile("[A-Za-z]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def detect(text: str) -> Detection:
     text = _STRIP.sub(" ", text)
-    counts = {name: len(rx.findall(text)) * _SCRIPTS[name][1] for name, rx in _SCRIPT_RX.items()}
+    if text.isascii():
+        return (
+            _latin(text)
+            if _ASCII_LETTER.search(text)
+            else Detection(None, None, reason="no letters")
+        )
+    # Count scripts over the non-ASCII characters only (most of a Latin-script answer is ASCII).
+    other = "".join(_NON_ASCII.findall(text))
+    counts = {name: len(rx.findall(other)) * _SCRIPTS[name][1] for name, rx in _SCRIPT_RX.items()}
+    counts["latin"] += len(_ASCII_LETTER.findall(text))
     cjk = counts["han"] + counts["kana"]
     weighted = {**counts, "cjk": cjk}
     del weighted["han"], weighted["kana"]
@@ -171,15 +216,18 @@ def _latin(text: str) -> Detection:
     for tok in tokens:
         for lang in _INDEX.get(tok, ()):
             scores[lang] += 1.0
-    for lang, rx in _LETTER_HINTS.items():
-        hits = len(rx.findall(text))
-        if hits:
-            scores[lang] += 0.5 * hits
+    if not text.isascii():
+        for lang, rx in _LETTER_HINTS.items():
+            hits = len(rx.findall(text))
+            if hits:
+                scores[lang] += 0.5 * hits
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     best, top = ranked[0]
     shown = {k: v for k, v in ranked if v > 0}
     if top == 0:
-        return Detection(None, "latin", scores=shown, reason=f"no function words ({len(tokens)} words)")
+        return Detection(
+            None, "latin", scores=shown, reason=f"no function words ({len(tokens)} words)"
+        )
     if ranked[1][1] == top:
         tied = ", ".join(k for k, v in ranked if v == top)
         return Detection(None, "latin", scores=shown, reason=f"a tie between {tied}")

@@ -6,6 +6,7 @@ language is one named group of one compiled pattern, so a search costs one pass 
 and the match says which language's phrase hit. Curly apostrophes are straightened first.
 """
 
+# ruff: noqa: E501  (phrase tables: one phrase per line reads better than split regexes)
 from __future__ import annotations
 
 import re
@@ -155,16 +156,86 @@ _ABSTAIN: dict[str, list[str]] = {
     ],
 }
 
+# Cheap substring tests (on the lower-cased text) that every phrase of a language contains one
+# of: a language's patterns run only when one is present, which keeps a search over a long
+# answer in the tens of microseconds instead of running ~100 alternatives at every position.
+_REFUSAL_ANCHORS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "can't",
+        "cannot",
+        "can not",
+        "won't",
+        "will not",
+        "unable",
+        "not able",
+        "decline",
+        "refuse",
+        "not allowed",
+        "not permitted",
+        "against",
+    ),
+    "zh": ("无法", "不能", "不可以", "没办法", "不便", "拒绝"),
+    "ja": ("でき", "いたし", "かねます"),
+    "es": ("no puedo", "no podemos", "no me es posible", "no es posible"),
+    "fr": ("ne peux", "ne puis", "pas en mesure", "refuser"),
+    "de": ("nicht", "ablehnen", "ich kann"),
+    "ar": ("لا أستطيع", "لا يمكنني", "لا يُمكنني", "لن أتمكن", "لا أقدر"),
+    "ru": ("не могу", "не буду", "не в состоянии"),
+    "pt": ("não posso", "não consigo", "não podemos"),
+    "ko": ("수 없",),
+    "it": ("non posso", "non sono in grado"),
+}
+_ABSTAIN_ANCHORS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "know",
+        "sure",
+        "certain",
+        "n't",
+        "not",
+        "no ",
+        "cannot",
+        "unable",
+        "unknown",
+        "unclear",
+        "insufficient",
+        "never",
+    ),
+    "zh": ("不", "无", "没", "未", "缺"),
+    "ja": ("ません", "ない", "不明", "不足"),
+    "es": ("no ",),
+    "fr": ("ne ", "pas", "aucun", "n'"),
+    "de": ("nicht", "kein", "unbekannt", "weiß"),
+    "ar": ("لا ", "لم ", "غير", "ليس", "لست"),
+    "ru": ("не ", "нет"),
+    "pt": ("não",),
+    "ko": ("없", "않", "모르", "모릅"),
+    "it": ("non ",),
+}
 LANGUAGES = tuple(_REFUSAL)
 
 
-def _compile(table: dict[str, list[str]]) -> re.Pattern[str]:
-    groups = [f"(?P<{lang}>{'|'.join(pats)})" for lang, pats in table.items()]
-    return re.compile("|".join(groups), re.IGNORECASE)
+class PhraseSet:
+    """One language's patterns at a time, each only when one of its anchors is in the text."""
+
+    def __init__(self, table: dict[str, list[str]], anchors: dict[str, tuple[str, ...]]) -> None:
+        assert table.keys() == anchors.keys()
+        self._langs = [
+            (lang, anchors[lang], re.compile("|".join(pats), re.IGNORECASE))
+            for lang, pats in table.items()
+        ]
+
+    def search(self, text: str) -> PhraseHit | None:
+        low = text.lower()
+        for lang, anchors, rx in self._langs:
+            if any(a in low for a in anchors):
+                m = rx.search(text)
+                if m is not None:
+                    return PhraseHit(lang, m.group())
+        return None
 
 
-REFUSAL = _compile(_REFUSAL)
-ABSTAIN = _compile(_ABSTAIN)
+REFUSAL = PhraseSet(_REFUSAL, _REFUSAL_ANCHORS)
+ABSTAIN = PhraseSet(_ABSTAIN, _ABSTAIN_ANCHORS)
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
@@ -176,18 +247,15 @@ class PhraseHit:
 
 
 def find_phrase(
-    pattern: re.Pattern[str], text: str, extra: re.Pattern[str] | None = None
+    phrases: PhraseSet, text: str, extra: re.Pattern[str] | None = None
 ) -> PhraseHit | None:
-    """The first phrase of `pattern` (or of a case's `extra` phrases) found in `text`."""
+    """The first phrase of `phrases` (or of a case's `extra` phrases) found in `text`."""
     text = text.translate(_QUOTES)
     if extra is not None:
         m = extra.search(text)
         if m:
             return PhraseHit("custom", m.group())
-    m = pattern.search(text)
-    if m is None:
-        return None
-    return PhraseHit(m.lastgroup or "?", m.group())
+    return phrases.search(text)
 
 
 def compile_extra(phrases: list[str]) -> re.Pattern[str] | None:

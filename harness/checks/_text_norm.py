@@ -57,17 +57,16 @@ def normalize(
     return text
 
 
-# Han, kana and Thai are written without spaces: each character counts as one word.
-_WORD = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]|"
-    r"[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
-    r"\u3000-\u303f\uff00-\uff0f]+"
-)
+# Han, kana and Thai are written without spaces: each character counts as one word. Other
+# words are runs of non-space characters holding at least one letter or digit.
+_NOSPACE_SCRIPTS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
+_OTHER = f"[^\\s{_NOSPACE_SCRIPTS}\u3000-\u303f\uff00-\uff0f]"
+_WORD = re.compile(f"[{_NOSPACE_SCRIPTS}]|{_OTHER}*[^\\W_]{_OTHER}*")
 
 
 def count_words(text: str) -> int:
     """Whitespace-separated words, with each Han / kana / Thai character counted as one."""
-    return sum(1 for m in _WORD.finditer(text) if any(ch.isalnum() for ch in m.group()))
+    return len(_WORD.findall(text))
 
 
 def clip(text: str, limit: int = 80) -> str:

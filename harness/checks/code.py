@@ -37,7 +37,7 @@ from harness.sandbox import SandboxLimits, SandboxResult, run_python
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M)
 _THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.S)
 _ALIASES = {"python": {"python", "py", "python3", "py3"}, "sql": {"sql", "sqlite", "sqlite3"}}
-_FRAME = re.compile(r'^\s*File "[^"]*", line (\d+)')
+_FRAME = re.compile(r'^\s*File "([^"]*)", line (\d+)')
 _SUPPORTED = ("python",)
 
 
@@ -74,32 +74,66 @@ def _tail(text: str, lines: int = 20, chars: int = 2000) -> str:
     return out if len(out) <= chars else "..." + out[-chars:]
 
 
+def _is_marker(line: str) -> bool:
+    """Python's `^^^` / `~~~` lines under a traceback's source line."""
+    return bool(line.strip()) and set(line.strip()) <= set("^~ ")
+
+
+def _traceback(lines: list[str]) -> tuple[str, str, str] | None:
+    """(exception text, source line of the innermost frame, source line in the tests) or None."""
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("Traceback (most recent call")]
+    first = starts[-1] + 1 if starts else 0
+    source = test_source = ""
+    i, end = first, first
+    while i < len(lines):
+        m = _FRAME.match(lines[i])
+        if m is None:
+            i += 1
+            continue
+        src = ""
+        j = i + 1
+        if j < len(lines) and not _FRAME.match(lines[j]) and lines[j].startswith(" "):
+            src = lines[j].strip()
+            j += 1
+        while j < len(lines) and _is_marker(lines[j]):
+            j += 1
+        source = src
+        if m.group(1).endswith("tests.py") and src:
+            test_source = src
+        i = end = j
+    if not starts and end == first:
+        return None
+    rest = [ln.strip() for ln in lines[end:] if ln.strip() and not ln.startswith("[sandbox]")]
+    if not rest:
+        return None
+    return " / ".join(rest), source, test_source
+
+
 def explain_failure(result: SandboxResult, timeout_s: float, memory_mb: int | None) -> str:
     """One line a person can act on: the timeout, the memory cap, or the exception and its line."""
-    if result.timed_out:
+    reason = result.killed_reason or ""
+    if result.timed_out or reason in ("wall_timeout", "cpu_limit"):
         return f"timed out after {timeout_s:g} s"
-    reason = (result.killed_reason or "").lower()
-    if "memory" in reason or "MemoryError" in result.stderr[-2000:]:
-        cap = f" ({memory_mb} MB)" if memory_mb else ""
-        return f"memory limit{cap} exceeded"
-    if reason:
-        return f"killed: {result.killed_reason}"
+    if reason == "memory":
+        return f"memory limit ({memory_mb or SandboxLimits().memory_mb} MB) exceeded"
+    if reason == "output_limit":
+        return f"output limit exceeded (more than {SandboxLimits().output_bytes:,} bytes)"
     lines = result.stderr.rstrip().splitlines()
-    exc = next((ln.strip() for ln in reversed(lines) if ln and not ln.startswith(" ")), "")
-    if exc.startswith(("SyntaxError", "IndentationError", "TabError")):
-        where = next((m.group(1) for ln in lines if (m := _FRAME.match(ln))), None)
-        code_line = next(
-            (ln.strip() for ln in reversed(lines[:-1]) if ln.strip() and set(ln.strip()) != {"^"}),
-            "",
-        )
-        at = f" at line {where}: {code_line}" if where else ""
-        return f"{exc}{at}"
-    source = ""
-    for i, ln in enumerate(lines):
-        if _FRAME.match(ln) and i + 1 < len(lines) and not _FRAME.match(lines[i + 1]):
-            source = lines[i + 1].strip()
-    if exc:
-        return f"{exc} at `{source}`" if source else exc
+    found = _traceback(lines)
+    if found is not None:
+        exc, source, test_source = found
+        if exc.startswith(("SyntaxError", "IndentationError", "TabError")):
+            where = next((m.group(2) for ln in lines if (m := _FRAME.match(ln))), None)
+            return f"{exc} at line {where}: {source}" if where and source else exc
+        detail = f"{exc} at `{source}`" if source else exc
+        if test_source and test_source != source:
+            detail += f", called from `{test_source}`"
+        return detail
+    notes = [ln[len("[sandbox]") :].strip() for ln in lines if ln.startswith("[sandbox]")]
+    if reason:
+        return f"killed ({reason})" + (f": {notes[-1]}" if notes else "")
+    if notes:
+        return notes[-1]
     if result.exit_code not in (0, None):
         return f"exited with status {result.exit_code}"
     return "the tests did not pass"
@@ -116,6 +150,12 @@ def _summary(result: SandboxResult) -> dict[str, Any]:
     }
 
 
+def _sandbox_error(result: SandboxResult, data: dict[str, Any]) -> CheckResult:
+    """The sandbox could not run the code at all: no verdict on the model, an error instead."""
+    last = _tail(result.stderr, lines=1, chars=300) or "no detail"
+    return CheckResult(False, 0.0, f"sandbox error: {last}", error=True, data=data)
+
+
 def _compile_or_raise(source: str, what: str) -> None:
     try:
         compile(source, f"<{what}>", "exec")
@@ -125,9 +165,10 @@ def _compile_or_raise(source: str, what: str) -> None:
 
 
 def _limits(timeout_s: float, memory_mb: int | None) -> SandboxLimits:
+    """`timeout_s` bounds both wall and CPU time; memory keeps the sandbox's default if unset."""
     if memory_mb is None:
-        return SandboxLimits(timeout_s=timeout_s)
-    return SandboxLimits(timeout_s=timeout_s, memory_mb=memory_mb)
+        return SandboxLimits(wall_s=timeout_s, cpu_s=timeout_s)
+    return SandboxLimits(wall_s=timeout_s, cpu_s=timeout_s, memory_mb=memory_mb)
 
 
 @register("code_tests")
@@ -169,6 +210,8 @@ class CodeTests:
         data.update(_summary(result))
         if result.passed:
             return CheckResult(True, 1.0, "", data=data)
+        if result.killed_reason == "sandbox_error":
+            return _sandbox_error(result, data)
         detail = explain_failure(result, self.timeout_s, self.memory_mb)
         return CheckResult(False, 0.0, detail, data=data)
 
@@ -264,7 +307,7 @@ def compare_rows(
         return False, f"SQL error: {out['error']}"
     raw_got = out.get("got")
     if raw_got is None:
-        return False, "the SQL returned no rows at all (its last statement is not a query)"
+        return False, "no statement of the answer returns rows (no SELECT?)"
     raw_exp = out.get("expected", expected_rows)
     if len(raw_got) > _SQL_ROW_LIMIT:
         return False, f"the SQL returned more than {_SQL_ROW_LIMIT} rows"
@@ -343,6 +386,8 @@ class SqlTests:
         limits = _limits(self.timeout_s, self.memory_mb)
         result = await run_python(script, "", limits=limits)
         data.update(_summary(result))
+        if result.killed_reason == "sandbox_error":
+            return _sandbox_error(result, data)
         verdict = compare_rows(result.stdout, self.expected_rows, self.ordered)
         if verdict is None:
             detail = explain_failure(result, self.timeout_s, self.memory_mb)

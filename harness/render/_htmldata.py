@@ -1,8 +1,16 @@
-"""The case table's data for the HTML page: columnar lists, embedded once as JSON.
+"""The case table's data for the HTML page, embedded once as JSON.
 
-Columns (one list per field) instead of one object per record keep a 100,000-record page about
-a third smaller and cost no per-record dict here; the page's script reads `rows.<field>[i]`.
-Long texts are clipped (`_prompts.MAX_TEXT`); results.jsonl keeps everything.
+Layout, chosen for 100,000-record runs:
+- columnar: one list per field (``side.out[j]``), no object per record;
+- a *side* is one run's records (the report has one side, the diff two), and check outcomes
+  are flat lists with per-record offsets (``chk.off[j]`` .. ``chk.off[j + 1]``), so no small list
+  is built per record; the page script derives what it needs;
+- the diff's rows hold ``brow`` / ``crow``, row numbers into each side, so nothing is copied.
+
+Texts are clipped so the page stays a size a browser opens comfortably: rows someone will read
+(failures, errors, regressions, improvements) keep up to ``MAX_TEXT`` characters per field,
+the rest share a budget of ``TEXT_BUDGET`` characters (at least ``MIN_TEXT`` each). Clipped
+texts say how much was left out; results.jsonl always has all of it.
 """
 
 from __future__ import annotations
@@ -14,17 +22,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from harness.render._prompts import clip, load_prompts
+from harness.render._prompts import MAX_TEXT, load_prompts
+from harness.report import pause_gc
 from harness.render._textdiff import mark_pairs
 
 if TYPE_CHECKING:
     from harness.diff import RunDiff
     from harness.report import RunData, RunReport
 
+TEXT_BUDGET = 40_000_000
+MIN_TEXT = 240
 _DETAIL_MAX = 4_000
 _DIGITS = re.compile(r"(\d+)")
 #: Default row order of the diff table: what needs a look first.
 _RANK = {"regressed": 0, "improved": 1, "still_failing": 2, "changed": 3, "added": 4, "removed": 5}
+_INTERESTING = {"fail", "error", "regressed", "improved", "still_failing"}
 
 
 def _floats(s: pd.Series) -> list[Any]:
@@ -32,30 +44,39 @@ def _floats(s: pd.Series) -> list[Any]:
     return s.to_numpy(dtype=float, na_value=np.nan).tolist()
 
 
-def _texts(s: pd.Series) -> list[str | None]:
-    return [clip(v) if isinstance(v, str) else None for v in s.tolist()]
+def _clip(values: Sequence[Any], limits: Sequence[int]) -> list[str | None]:
+    out: list[str | None] = []
+    for v, lim in zip(values, limits, strict=True):
+        if not isinstance(v, str):
+            out.append(None)
+        elif len(v) <= lim:
+            out.append(v)
+        else:
+            out.append(f"{v[:lim]}\n… [{len(v) - lim:,} more characters in results.jsonl]")
+    return out
 
 
-def _side(data: RunData) -> dict[str, list[Any]]:
-    """Per-record fields shared by the report rows and each side of the diff rows."""
+def _limits(interesting: np.ndarray, sides: int) -> list[int]:
+    n = len(interesting)
+    rest = max(MIN_TEXT, min(MAX_TEXT, TEXT_BUDGET // max(1, 2 * n * sides)))
+    return np.where(interesting, MAX_TEXT, rest).tolist()
+
+
+def _side(data: RunData, interesting: np.ndarray, sides: int = 1) -> dict[str, Any]:
+    """One run's per-record fields; `interesting` rows keep their texts longest."""
     df = data.records
-    n = len(df)
-    chk: list[list[Any]] = [[] for _ in range(n)]
-    fail: list[list[str]] = [[] for _ in range(n)]
-    c = data.checks
-    for row, name, passed, score, detail, err in zip(
-        c["row"].tolist(), c["name"].tolist(), c["passed"].tolist(), _floats(c["score"]),
-        c["detail"].tolist(), c["error"].tolist(), strict=True,
-    ):  # fmt: skip
-        chk[row].append([name, passed, score, clip(detail, _DETAIL_MAX) if isinstance(detail, str) else "", err])
-        if not passed:
-            fail[row].append(name)
+    limits = _limits(interesting, sides)
+    c = data.checks.sort_values("row", kind="stable")
+    off = np.searchsorted(c["row"].to_numpy(), np.arange(len(df) + 1)).tolist()
     err_text = [
         None if not isinstance(t, str) else f"{t}{f' {int(sc)}' if sc == sc else ''}: {m if isinstance(m, str) else ''}"
         for t, sc, m in zip(df["error_type"].tolist(), _floats(df["error_status_code"]),
                             df["error_message"].tolist(), strict=True)
     ]  # fmt: skip
-    tool_calls = [[[t.get("name"), clip(t.get("arguments"), _DETAIL_MAX)] for t in tc] for tc in df["tool_calls"]]
+    tool_calls = [
+        [[t.get("name"), _clip([t.get("arguments")], [_DETAIL_MAX])[0]] for t in tc] if tc else None
+        for tc in df["tool_calls"].tolist()
+    ]
     return {
         "v": df["verdict"].tolist(),
         "s": _floats(df["score"]),
@@ -69,11 +90,17 @@ def _side(data: RunData) -> dict[str, list[Any]]:
         "att": _floats(df["attempts"]),
         "cost": _floats(df["cost"]),
         "err": err_text,
-        "out": _texts(df["content"]),
-        "rsn": _texts(df["reasoning"]),
+        "out": _clip(df["content"].tolist(), limits),
+        "rsn": _clip(df["reasoning"].tolist(), limits),
         "tc": tool_calls,
-        "chk": chk,
-        "fail": fail,
+        "chk": {
+            "off": off,
+            "name": c["name"].tolist(),
+            "passed": c["passed"].tolist(),
+            "score": _floats(c["score"]),
+            "detail": _clip(c["detail"].tolist(), [_DETAIL_MAX] * len(c)),
+            "error": c["error"].tolist(),
+        },
     }
 
 
@@ -89,10 +116,10 @@ def _natural(text: Any) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(str(text)))
 
 
-def _default_order(ids: list[str], repeats: list[float], rank: list[int] | None = None) -> list[int]:
-    keys = [_natural(i) for i in ids]
+def _default_order(ids: list[str], repeats: list[Any], rank: list[int] | None = None) -> list[int]:
+    keys = {i: _natural(i) for i in set(ids)}
     r = rank or [0] * len(ids)
-    return sorted(range(len(ids)), key=lambda i: (r[i], keys[i], repeats[i]))
+    return sorted(range(len(ids)), key=lambda i: (r[i], keys[ids[i]], repeats[i]))
 
 
 def _options(values: Sequence[Any]) -> list[str]:
@@ -102,77 +129,90 @@ def _options(values: Sequence[Any]) -> list[str]:
 def report_payload(report: RunReport) -> dict[str, Any]:
     data = report.data
     df = data.records
-    rows = _side(data)
-    rows.update(id=df["case_id"].tolist(), r=_floats(df["repeat"]), cat=df["category"].tolist(),
-                tags=df["tags"].tolist())  # fmt: skip
-    repeats = bool(len(df)) and int(df["repeat"].max()) > 0
+    with pause_gc():
+        side = _side(data, df["verdict"].isin(list(_INTERESTING)).to_numpy())
+        ids = df["case_id"].tolist()
+        repeats = df["repeat"].to_numpy(dtype=float, na_value=0).tolist()
+        rows = {"id": ids, "r": repeats, "cat": df["category"].tolist(), "tags": df["tags"].tolist()}
+        order = _default_order(ids, repeats)
+    with_repeats = bool(len(df)) and max(repeats) > 0
     columns = [["id", "Case", "text"], ["r", "Rep", "int"], ["cat", "Category", "text"],
                ["v", "Verdict", "verdict"], ["s", "Score", "score"], ["fr", "Finish", "finish"],
                ["lat", "Latency", "secs"], ["ttft", "TTFT", "secs"], ["ctok", "Out tokens", "int"],
                ["att", "Attempts", "int"], ["fail", "Failed checks", "list"]]  # fmt: skip
-    if not repeats:
-        columns = [c for c in columns if c[0] != "r"]
     prompts, note = _prompts([data])
     return {
         "mode": "report",
         "n": len(df),
-        "order": _default_order(rows["id"], rows["r"]),
+        "order": order,
         "statusKey": "v",
-        "columns": columns,
+        "columns": [c for c in columns if with_repeats or c[0] != "r"],
         "rows": rows,
+        "sides": [side],
         "categories": _options(rows["cat"]),
         "statuses": [["pass", "pass"], ["fail", "fail"], ["error", "error"], ["measured", "measured only"]],
-        "checks": _options(data.checks["name"].tolist()),
+        "checks": _options(data.checks["name"].unique().tolist()),
         "prompts": prompts,
         "promptNote": note,
         "currency": data.price.currency if data.price else None,
     }
 
 
-def _take(values: list[Any], idx: list[int]) -> list[Any]:
-    return [values[i] if i >= 0 else None for i in idx]
+def _interesting_rows(n: int, rows: np.ndarray, interesting: np.ndarray) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    sel = rows[interesting]
+    out[sel[sel >= 0]] = True
+    return out
 
 
 def diff_payload(diff: RunDiff) -> dict[str, Any]:
     p = diff.pairs
-    brow, crow = p["brow"].tolist(), p["crow"].tolist()
-    b, c = _side(diff.base), _side(diff.cand)
-    rows: dict[str, Any] = {
-        "id": p["case_id"].tolist(), "r": _floats(p["repeat"]), "cat": p["category"].tolist(),
-        "t": p["transition"].tolist(), "ds": _floats(p["score_delta"]), "crit": p["critical"].tolist(),
-    }  # fmt: skip
-    for key in b:
-        rows[f"b{key}"] = _take(b[key], brow)
-        rows[f"c{key}"] = _take(c[key], crow)
-    rows["fail"] = [sorted(set(x or []) | set(y or [])) for x, y in zip(rows["bfail"], rows["cfail"], strict=True)]
-    order = _default_order(rows["id"], rows["r"], [_RANK.get(t, 6) for t in rows["t"]])
-    marks = mark_pairs((i, rows["bout"][i], rows["cout"][i]) for i in order if rows["t"][i] != "changed")
-    rows["bm"] = [marks[i][0] if i in marks else None for i in range(len(p))]
-    rows["cm"] = [marks[i][1] if i in marks else None for i in range(len(p))]
-    repeats = bool(len(p)) and float(np.nanmax(rows["r"])) > 0
+    brow, crow = p["brow"].to_numpy(), p["crow"].to_numpy()
+    transitions = p["transition"].tolist()
+    # In a diff the rows to read are the ones that changed verdict.
+    interesting = p["transition"].isin(["regressed", "improved"]).to_numpy()
+    with pause_gc():
+        base = _side(diff.base, _interesting_rows(len(diff.base.records), brow, interesting), 2)
+        cand = _side(diff.cand, _interesting_rows(len(diff.cand.records), crow, interesting), 2)
+        ids = p["case_id"].tolist()
+        repeats = p["repeat"].to_numpy(dtype=float, na_value=0).tolist()
+        order = _default_order(ids, repeats, [_RANK.get(t, 6) for t in transitions])
+        blist, clist = brow.tolist(), crow.tolist()
+        marks = mark_pairs(
+            (i, base["out"][blist[i]], cand["out"][clist[i]])
+            for i in order
+            if blist[i] >= 0 and clist[i] >= 0 and transitions[i] != "changed"
+        )
+        rows: dict[str, Any] = {
+            "id": ids, "r": repeats, "cat": p["category"].tolist(), "t": transitions,
+            "ds": _floats(p["score_delta"]), "crit": p["critical"].tolist(), "brow": blist, "crow": clist,
+            "bm": [marks[i][0] if i in marks else None for i in range(len(p))],
+            "cm": [marks[i][1] if i in marks else None for i in range(len(p))],
+        }  # fmt: skip
+    with_repeats = bool(len(p)) and max(repeats) > 0
     columns = [["id", "Case", "text"], ["r", "Rep", "int"], ["cat", "Category", "text"],
                ["t", "Change", "transition"], ["bv", "Base", "verdict"], ["cv", "Cand", "verdict"],
                ["bs", "Base score", "score"], ["cs", "Cand score", "score"], ["ds", "Δ score", "delta"],
                ["blat", "Base latency", "secs"], ["clat", "Cand latency", "secs"],
                ["cfr", "Cand finish", "finish"], ["fail", "Failed checks", "list"]]  # fmt: skip
-    if not repeats:
-        columns = [col for col in columns if col[0] != "r"]
-    prompts, note = _prompts([diff.base, diff.cand])
     labels = {"regressed": "regressed (pass → fail)", "improved": "improved (fail → pass)",
               "still_failing": "still failing", "still_passing": "still passing",
               "measured": "measured only", "changed": "case changed", "added": "added",
               "removed": "removed", "unpaired": "repeat in one run only"}  # fmt: skip
-    present = set(rows["t"])
+    present = set(transitions)
+    prompts, note = _prompts([diff.base, diff.cand])
+    names = set(diff.base.checks["name"].unique().tolist()) | set(diff.cand.checks["name"].unique().tolist())
     return {
         "mode": "diff",
         "n": len(p),
         "order": order,
         "statusKey": "t",
-        "columns": columns,
+        "columns": [c for c in columns if with_repeats or c[0] != "r"],
         "rows": rows,
+        "sides": [base, cand],
         "categories": _options(rows["cat"]),
         "statuses": [[k, v] for k, v in labels.items() if k in present],
-        "checks": _options(diff.base.checks["name"].tolist() + diff.cand.checks["name"].tolist()),
+        "checks": _options(list(names)),
         "prompts": prompts,
         "promptNote": note,
         "currency": diff.summary["telemetry"]["cost"]["currency"],

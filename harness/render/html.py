@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from harness.diff import RunDiff
     from harness.report import RunData, RunReport
 
-__all__ = ["json_for_script", "render_html", "write_html"]
+__all__ = ["json_chunks", "json_for_script", "render_html", "write_html"]
 
 _MARK = "\x00harness-data\x00"
 
@@ -84,6 +84,33 @@ def _env() -> jinja2.Environment:
 _ENV = _env()
 
 
+def _escape(raw: bytes) -> bytes:
+    return raw.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
+def json_chunks(payload: Any, depth: int = 3) -> Iterator[bytes]:
+    """`json_for_script` in pieces: the top `depth` levels of dicts and lists are streamed.
+
+    The page's data can be 100 MB; escaping it as one buffer holds three copies at once. Each
+    piece here is one field of one run (a list of outputs, say), so only that much is copied.
+    """
+    if depth > 0 and isinstance(payload, dict):
+        yield b"{"
+        for k, (key, value) in enumerate(payload.items()):
+            yield (b"," if k else b"") + _escape(orjson.dumps(str(key))) + b":"
+            yield from json_chunks(value, depth - 1)
+        yield b"}"
+    elif depth > 0 and isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        yield b"["
+        for k, value in enumerate(payload):
+            if k:
+                yield b","
+            yield from json_chunks(value, depth - 1)
+        yield b"]"
+    else:
+        yield _escape(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
 def json_for_script(payload: Any) -> bytes:
     """JSON that is safe inside ``<script type="application/json">`` whatever the strings hold.
 
@@ -91,8 +118,7 @@ def json_for_script(payload: Any) -> bytes:
     same characters to ``JSON.parse`` but can never form ``</script>`` or ``<!--`` for the
     HTML parser. NaN becomes null (orjson): unknown, not zero.
     """
-    raw = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-    return raw.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+    return b"".join(json_chunks(payload))
 
 
 def _run_ctx(info: dict[str, Any], data: RunData) -> dict[str, Any]:
@@ -173,7 +199,7 @@ def _pieces(obj: RunReport | RunDiff) -> Iterator[str | bytes]:
     )  # fmt: skip
     head, tail = page.split(_MARK)
     yield head
-    yield json_for_script(payload)
+    yield from json_chunks(payload)
     yield tail
 
 

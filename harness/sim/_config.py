@@ -15,18 +15,24 @@ HEADERS = {"X-Harness-Simulator": "1"}
 
 @dataclass
 class SimConfig:
+    """How the simulator behaves; the defaults answer every case at once with its reference."""
+
     profile: Literal["reference", "degraded", "empty"] = "reference"
     latency_s: float = 0.0
-    """Time before the first token."""
+    """Time before the first token (x 3 for the `degraded` profile's ``slow`` cases)."""
     token_latency_s: float = 0.0
-    """Extra time per simulated token after the first."""
+    """Extra time per simulated token after the first (x 3 for ``slow`` cases too)."""
     faults: str | None = None
     """Fault spec, e.g. ``"429=10%,5xx=5%,hang=2%,cut=2%,malformed=1%,stream_error=1%"``."""
     seed: int = 0
+    """Seeds both the `degraded` choice of cases and the fault draws."""
     degraded_fraction: float = 0.25
     retry_after_s: float = 1.0
+    """Sent with a 429 as ``Retry-After`` (seconds) and ``retry-after-ms``."""
     hang_s: float = 3600.0
+    """How long a ``hang`` fault waits before answering (cut short when the client hangs up)."""
     require_key: str | None = None
+    """When set, requests without ``Authorization: Bearer <key>`` get a 401."""
 
     @property
     def model(self) -> str:

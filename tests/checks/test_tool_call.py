@@ -86,6 +86,12 @@ SEARCH = {
 }
 
 
+def data(result: Any) -> dict[str, Any]:
+    """The check's `data`, which every verdict of these checks carries."""
+    assert result.data is not None
+    return dict(result.data)
+
+
 def make_case(check: dict[str, Any], tools: list[dict[str, Any]] | None = None) -> Case:
     raw: dict[str, Any] = {
         "id": "t",
@@ -124,14 +130,14 @@ def test_exact_call_passes() -> None:
     r = run(case, [call("get_weather", {"city": "Paris", "unit": "celsius"})])
     assert r.passed, r.detail
     assert r.final_score() == 1.0
-    assert r.data is not None and r.data["matched"] == 1
+    assert data(r)["matched"] == 1
 
 
 def test_value_error_names_call_argument_and_allowed_values() -> None:
     case = weather_case(city=["Paris"], unit=["celsius", "fahrenheit"])
     r = run(case, [call("get_weather", {"city": "Paris", "unit": "kelvin"})])
     assert not r.passed
-    assert r.data is not None and r.data["label"] == "value_error"
+    assert data(r)["label"] == "value_error"
     assert r.detail == (
         "call 1 get_weather: argument 'unit': 'kelvin' not among allowed ['celsius', 'fahrenheit']"
     )
@@ -141,7 +147,7 @@ def test_float_for_integer_is_a_type_error_like_bfcl() -> None:
     case = weather_case(city=["Paris"], days=[10])
     r = run(case, [call("get_weather", {"city": "Paris", "days": 10.0})])
     assert not r.passed
-    assert r.data is not None and r.data["label"] == "type_error"
+    assert data(r)["label"] == "type_error"
     assert "argument 'days': expected integer, got number 10.0" in r.detail
     assert run(case, [call("get_weather", {"city": "Paris", "days": 10})]).passed
 
@@ -150,13 +156,13 @@ def test_int_for_float_is_accepted() -> None:
     case = weather_case(city=["Paris"], threshold=[3.0, 2.5])
     assert run(case, [call("get_weather", {"city": "Paris", "threshold": 3})]).passed
     r = run(case, [call("get_weather", {"city": "Paris", "threshold": 4})])
-    assert r.data is not None and r.data["label"] == "value_error"
+    assert data(r)["label"] == "value_error"
 
 
 def test_bool_is_not_an_integer() -> None:
     case = weather_case(city=["Paris"], days=[1])
     r = run(case, [call("get_weather", {"city": "Paris", "days": True})])
-    assert r.data is not None and r.data["label"] == "type_error"
+    assert data(r)["label"] == "type_error"
 
 
 def test_optional_argument_may_be_omitted_only_when_empty_string_is_allowed() -> None:
@@ -164,21 +170,21 @@ def test_optional_argument_may_be_omitted_only_when_empty_string_is_allowed() ->
     assert run(case, [call("get_weather", {"city": "Paris"})]).passed
     strict = weather_case(city=["Paris"], unit=["celsius"])
     r = run(strict, [call("get_weather", {"city": "Paris"})])
-    assert r.data is not None and r.data["label"] == "missing_required"
+    assert data(r)["label"] == "missing_required"
     assert "'unit'" in r.detail
 
 
 def test_missing_required_parameter_from_the_schema() -> None:
     case = weather_case(city=["Paris", ""], unit=["celsius", ""])
     r = run(case, [call("get_weather", {"unit": "celsius"})])
-    assert r.data is not None and r.data["label"] == "missing_required"
+    assert data(r)["label"] == "missing_required"
     assert "missing required argument 'city'" in r.detail
 
 
 def test_unexpected_parameter() -> None:
     case = weather_case(city=["Paris"])
     r = run(case, [call("get_weather", {"city": "Paris", "days": 3})])
-    assert r.data is not None and r.data["label"] == "unexpected_param"
+    assert data(r)["label"] == "unexpected_param"
     assert "'days' (not in the expected call)" in r.detail
     r = run(case, [call("get_weather", {"city": "Paris", "country": "FR"})])
     assert "'country' (not a parameter of the tool)" in r.detail
@@ -195,42 +201,49 @@ def test_string_normalisation() -> None:
 def test_wrong_function() -> None:
     case = weather_case(city=["Paris"])
     r = run(case, [call("get_stock_price", {"company": "x", "date": "y"})])
-    assert r.data is not None and r.data["label"] == "wrong_function"
+    assert data(r)["label"] == "wrong_function"
     assert "called 'get_stock_price', expected 'get_weather'" in r.detail
 
 
 def test_dotted_names_compare_equal_to_underscores() -> None:
-    spec = {"type": "tool_call", "calls": [{"name": "math.factorial", "arguments": {"number": [5]}}]}
+    spec = {
+        "type": "tool_call",
+        "calls": [{"name": "math.factorial", "arguments": {"number": [5]}}],
+    }
     case = make_case(spec, [FACTORIAL])
     assert run(case, [call("math_factorial", {"number": 5})]).passed
     assert run(case, [call("math.factorial", {"number": 5})]).passed
     r = run(case, [call("math_factorial", {"number": 5.0})])
-    assert r.data is not None and r.data["label"] == "type_error"
+    assert data(r)["label"] == "type_error"
 
 
 def test_arguments_that_are_not_json() -> None:
     case = weather_case(city=["Paris"])
     r = run(case, [call("get_weather", '{"city": "Paris"')])
-    assert r.data is not None and r.data["label"] == "bad_arguments_json"
+    assert data(r)["label"] == "bad_arguments_json"
     r = run(case, [call("get_weather", '["Paris"]')])
-    assert r.data is not None and r.data["label"] == "bad_arguments_json"
+    assert data(r)["label"] == "bad_arguments_json"
     assert "not an object" in r.detail
 
 
 def test_no_call_made() -> None:
     r = run(weather_case(city=["Paris"]), [], content="It is sunny in Paris.")
     assert not r.passed
-    assert r.data is not None and r.data["label"] == "no_call"
+    assert data(r)["label"] == "no_call"
 
 
 def stock_case(**extra: Any) -> Case:
     spec = {
         "type": "tool_call",
         "calls": [
-            {"name": "get_stock_price", "arguments": {"company": ["Microsoft", "Apple"],
-                                                      "date": ["2022-01-01"]}},
-            {"name": "get_stock_price", "arguments": {"company": ["Microsoft"],
-                                                      "date": ["2022-01-01"]}},
+            {
+                "name": "get_stock_price",
+                "arguments": {"company": ["Microsoft", "Apple"], "date": ["2022-01-01"]},
+            },
+            {
+                "name": "get_stock_price",
+                "arguments": {"company": ["Microsoft"], "date": ["2022-01-01"]},
+            },
         ],
         **extra,
     }
@@ -260,13 +273,16 @@ def test_parallel_calls_use_a_full_matching_where_first_fit_fails() -> None:
 
 def test_parallel_partial_score_and_detail() -> None:
     case = stock_case()
-    r = run(case, [
-        call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
-        call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
-    ])
+    r = run(
+        case,
+        [
+            call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
+            call("get_stock_price", {"company": "Apple", "date": "2022-01-01"}),
+        ],
+    )
     assert not r.passed
     assert r.final_score() == 0.5
-    assert r.data is not None and r.data["label"] == "value_error"
+    assert data(r)["label"] == "value_error"
     assert "call 2 get_stock_price: argument 'company': 'Apple' not among allowed" in r.detail
 
 
@@ -274,7 +290,7 @@ def test_wrong_count() -> None:
     case = stock_case()
     one = [call("get_stock_price", {"company": "Microsoft", "date": "2022-01-01"})]
     r = run(case, one)
-    assert r.data is not None and r.data["label"] == "wrong_count"
+    assert data(r)["label"] == "wrong_count"
     assert r.final_score() == 0.5
     assert r.detail.startswith("expected 2 call(s)")
     three = [
@@ -283,7 +299,7 @@ def test_wrong_count() -> None:
         call("get_stock_price", {"company": "IBM", "date": "2022-01-01"}),
     ]
     r = run(case, three)
-    assert r.data is not None and r.data["label"] == "wrong_count"
+    assert data(r)["label"] == "wrong_count"
     assert r.final_score() == pytest.approx(2 / 3)
     assert "extra call 3: get_stock_price(" in r.detail
     assert run(stock_case(allow_extra_calls=True), three).passed
@@ -299,12 +315,14 @@ def test_strict_order() -> None:
         ],
     }
     case = make_case(spec, [WEATHER, STOCK])
-    calls = [call("get_weather", {"city": "Paris"}),
-             call("get_stock_price", {"company": "acme", "date": "today"})]
+    calls = [
+        call("get_weather", {"city": "Paris"}),
+        call("get_stock_price", {"company": "acme", "date": "today"}),
+    ]
     assert run(case, calls).passed
     r = run(case, list(reversed(calls)))
     assert not r.passed
-    assert r.data is not None and r.data["label"] == "wrong_function"
+    assert data(r)["label"] == "wrong_function"
 
 
 def search_case(**arguments: list[Any]) -> Case:
@@ -313,13 +331,14 @@ def search_case(**arguments: list[Any]) -> Case:
 
 
 def test_nested_dict_checked_recursively() -> None:
-    case = search_case(filters=[{"min_price": [10], "max_price": [100, ""],
-                                 "tags": [["Red Shoes", "sale"], ""]}])
+    case = search_case(
+        filters=[{"min_price": [10], "max_price": [100, ""], "tags": [["Red Shoes", "sale"], ""]}]
+    )
     ok = {"filters": {"min_price": 10.0, "tags": ["red shoes", "SALE"]}}
     assert run(case, [call("search_products", ok)]).passed
     bad = {"filters": {"min_price": 10, "max_price": 150}}
     r = run(case, [call("search_products", bad)])
-    assert r.data is not None and r.data["label"] == "value_error"
+    assert data(r)["label"] == "value_error"
     assert "argument 'filters.max_price': 150 not among allowed [100]" in r.detail
     r = run(case, [call("search_products", {"filters": {"min_price": 10, "colour": "red"}})])
     assert "argument 'filters': unexpected key 'colour'" in r.detail
@@ -330,8 +349,9 @@ def test_nested_dict_checked_recursively() -> None:
 
 
 def test_nested_list_order_length_and_types() -> None:
-    case = search_case(filters=[{}], sort=[[{"field": ["price"], "desc": [True, ""]}]],
-                       weights=[[0.5, 1.0]])
+    case = search_case(
+        filters=[{}], sort=[[{"field": ["price"], "desc": [True, ""]}]], weights=[[0.5, 1.0]]
+    )
     good = {"filters": {}, "sort": [{"field": "Price"}], "weights": [0.5, 1]}
     assert run(case, [call("search_products", good)]).passed
     r = run(case, [call("search_products", {**good, "weights": [1, 0.5]})])
@@ -339,7 +359,7 @@ def test_nested_list_order_length_and_types() -> None:
     r = run(case, [call("search_products", {**good, "weights": [0.5]})])
     assert "1 items" in r.detail
     r = run(case, [call("search_products", {**good, "sort": [{"field": "price", "desc": "yes"}]})])
-    assert r.data is not None and r.data["label"] == "type_error"
+    assert data(r)["label"] == "type_error"
     assert "argument 'sort[0].desc'" in r.detail
 
 
@@ -351,17 +371,19 @@ QWEN_TEXT = (
 
 
 def test_calls_left_in_the_text_need_from_text() -> None:
-    base = {"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
-        "city": ["Paris"], "unit": ["celsius"]}}]}
+    base = {
+        "type": "tool_call",
+        "calls": [{"name": "get_weather", "arguments": {"city": ["Paris"], "unit": ["celsius"]}}],
+    }
     r = run(make_case(base, [WEATHER]), [], content=QWEN_TEXT)
-    assert r.data is not None and r.data["label"] == "no_call"
+    assert data(r)["label"] == "no_call"
     assert "set from_text: true" in r.detail
     r = run(make_case({**base, "from_text": True}, [WEATHER]), [], content=QWEN_TEXT)
     assert r.passed, r.detail
-    assert r.data is not None and r.data["source"] == "text"
-    broken = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par"
+    assert data(r)["source"] == "text"
+    broken = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par'
     r = run(make_case({**base, "from_text": True}, [WEATHER]), [], content=broken)
-    assert r.data is not None and r.data["label"] == "bad_arguments_json"
+    assert data(r)["label"] == "bad_arguments_json"
 
 
 def test_no_call_check() -> None:
@@ -382,12 +404,12 @@ def test_tool_args_schema() -> None:
     assert not r.passed
     assert "call 1 get_weather: $.days: 1.5 is not of type 'integer'" in r.detail
     assert "$.unit: 'kelvin' is not one of ['celsius', 'fahrenheit']" in r.detail
-    assert r.data is not None and r.data["violations"] == 2
+    assert data(r)["violations"] == 2
     r = run(case, [call("get_stock_price", {"company": "x"}), call("get_weather", {"city": "P"})])
-    assert r.data is not None and r.data["label"] == "missing_required"
+    assert data(r)["label"] == "missing_required"
     assert r.final_score() == 0.5
     r = run(case, [call("delete_account", {})])
-    assert r.data is not None and r.data["label"] == "wrong_function"
+    assert data(r)["label"] == "wrong_function"
     assert "no such tool (tools: get_weather, get_stock_price)" in r.detail
     assert not run(case, []).passed
     allow = make_case({"type": "tool_args_schema", "allow_no_call": True}, [WEATHER])
@@ -397,22 +419,58 @@ def test_tool_args_schema() -> None:
 @pytest.mark.parametrize(
     ("check", "tools", "message"),
     [
-        ({"type": "tool_call", "calls": [{"name": "get_time", "arguments": {}}]}, [WEATHER],
-         "function 'get_time' is not among the tools (get_weather)"),
-        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
-            "city": ["Paris"], "country": ["FR"]}}]}, [WEATHER],
-         "argument 'country' is not a parameter of the tool"),
-        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {}}]}, [WEATHER],
-         "required parameter 'city' has no values"),
-        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
-            "city": []}}]}, [WEATHER], "the list of allowed values is empty"),
-        ({"type": "tool_call", "calls": [{"name": "search_products", "arguments": {
-            "filters": [{}], "weights": [0.5, 1.0]}}]}, [SEARCH], "write [[0.5, 1.0]]"),
-        ({"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {
-            "city": "Paris"}}]}, [WEATHER], "city"),
+        (
+            {"type": "tool_call", "calls": [{"name": "get_time", "arguments": {}}]},
+            [WEATHER],
+            "function 'get_time' is not among the tools (get_weather)",
+        ),
+        (
+            {
+                "type": "tool_call",
+                "calls": [
+                    {"name": "get_weather", "arguments": {"city": ["Paris"], "country": ["FR"]}}
+                ],
+            },
+            [WEATHER],
+            "argument 'country' is not a parameter of the tool",
+        ),
+        (
+            {"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {}}]},
+            [WEATHER],
+            "required parameter 'city' has no values",
+        ),
+        (
+            {"type": "tool_call", "calls": [{"name": "get_weather", "arguments": {"city": []}}]},
+            [WEATHER],
+            "the list of allowed values is empty",
+        ),
+        (
+            {
+                "type": "tool_call",
+                "calls": [
+                    {
+                        "name": "search_products",
+                        "arguments": {"filters": [{}], "weights": [0.5, 1.0]},
+                    }
+                ],
+            },
+            [SEARCH],
+            "write [[0.5, 1.0]]",
+        ),
+        (
+            {
+                "type": "tool_call",
+                "calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+            },
+            [WEATHER],
+            "city",
+        ),
         ({"type": "tool_call", "calls": []}, [WEATHER], "calls"),
-        ({"type": "tool_call", "calls": [{"name": "get_weather"}], "order": "random"}, [WEATHER],
-         "order"),
+        (
+            {"type": "tool_call", "calls": [{"name": "get_weather"}], "order": "random"},
+            [WEATHER],
+            "order",
+        ),
         ({"type": "tool_args_schema"}, None, "the case has no tools"),
         ({"type": "no_call", "strict": True}, None, "unknown argument 'strict'"),
     ],
@@ -452,7 +510,7 @@ def test_scored_through_the_case_pipeline() -> None:
     outcomes, score, passed = asyncio.run(score_output(ctx))
     assert not passed
     assert score == 0.0
-    assert outcomes[0].data is not None and outcomes[0].data["label"] == "value_error"
+    assert data(outcomes[0])["label"] == "value_error"
 
 
 def test_pair_calls_prefers_namesakes_when_reporting() -> None:
@@ -461,4 +519,49 @@ def test_pair_calls_prefers_namesakes_when_reporting() -> None:
     pairing = pair_calls(expected, actual, {}, ordered=False)
     assert pairing.matched == 1
     (_, j, miss) = pairing.pairs[1]
-    assert j == 0 and miss is not None and miss.label == "value_error"
+    assert j == 0
+    assert miss is not None
+    assert miss.label == "value_error"
+
+
+def test_parameterless_call_with_empty_argument_string() -> None:
+    tool = {"type": "function", "function": {"name": "get_time"}}
+    case = make_case({"type": "tool_call", "calls": [{"name": "get_time"}]}, [tool])
+    assert run(case, [ToolCall(name="get_time", arguments="")]).passed
+    r = run(case, [ToolCall(name="get_time", arguments='{"tz": "UTC"}', parsed={"tz": "UTC"})])
+    assert data(r)["label"] == "unexpected_param"
+
+
+def test_bfcl_variable_rule_compares_exactly() -> None:
+    """BFCL's data answers `"data['sales']"` for an array parameter: that string, verbatim."""
+    case = search_case(filters=[{}], weights=["data['w']"])
+    assert run(case, [call("search_products", {"filters": {}, "weights": "data['w']"})]).passed
+    r = run(case, [call("search_products", {"filters": {}, "weights": "DATA['W']"})])
+    assert data(r)["label"] == "value_error"
+    assert run(case, [call("search_products", {"filters": {}, "weights": [1.0]})]).passed is False
+
+
+def test_reference_calls_served_over_http_pass_and_empty_fails(tmp_path: Path) -> None:
+    """End to end: the simulator serves the reference calls (in the other order) over real HTTP,
+    the client assembles them into the record, and the check passes them; an empty answer fails."""
+    from harness.selftest import selftest
+
+    (tmp_path / "tools.yaml").write_text(
+        "cases:\n"
+        "  - id: two-cities\n"
+        "    category: tool_use\n"
+        "    messages: [{role: user, content: weather in two cities}]\n"
+        f"    tools: [{orjson.dumps(WEATHER).decode()}]\n"
+        "    reference:\n"
+        "      tool_calls:\n"
+        "        - {name: get_weather, arguments: {city: 'New York, NY', days: 3}}\n"
+        "        - {name: get_weather, arguments: {city: Paris, unit: celsius}}\n"
+        "    checks:\n"
+        "      - type: tool_call\n"
+        "        calls:\n"
+        "          - {name: get_weather, arguments: {city: [Paris], unit: [celsius, '']}}\n"
+        "          - {name: get_weather, arguments: {city: [new york ny], days: [3]}}\n"
+        "      - type: tool_args_schema\n"
+    )
+    result = selftest(tmp_path, concurrency=2)
+    assert result.ok, "\n".join(result.lines())

@@ -67,7 +67,10 @@ class EngineServer:
 
 
 def _require_engine() -> None:
-    """Skip unless the real engine can run in this environment."""
+    """Skip unless the real engine can run here (CI sets HARNESS_REQUIRE_ENGINE=1: fail instead)."""
+    if os.environ.get("HARNESS_REQUIRE_ENGINE") == "1":
+        import torch  # noqa: F401  (an ImportError here fails the session, as CI wants)
+        import transformers  # noqa: F401
     for module in ("torch", "transformers", "tokenizers"):
         pytest.importorskip(module, reason=f"engine tests need {module} (pip install .[engines])")
     from transformers.utils.import_utils import is_serve_available

@@ -12,6 +12,7 @@
   if (!holder || !root) { return; }
   var D = JSON.parse(holder.textContent);
   var R = D.rows;
+  var S = D.sides;
   var N = D.n;
   var NA = "n/a";
   var st = { key: null, dir: 1, page: 0, size: 50, cat: "", status: "", check: "", q: "", open: {} };
@@ -59,8 +60,12 @@
     if (!hay) { hay = new Array(N); }
     if (hay[i] === undefined) {
       var parts = [R.id[i], R.cat[i]];
-      var keys = D.mode === "diff" ? ["bout", "cout", "brsn", "crsn", "berr", "cerr"] : ["out", "rsn", "err"];
-      for (var k = 0; k < keys.length; k++) { if (R[keys[k]][i]) { parts.push(R[keys[k]][i]); } }
+      var refs = D.mode === "diff" ? [[S[0], R.brow[i]], [S[1], R.crow[i]]] : [[S[0], i]];
+      refs.forEach(function (ref) {
+        var side = ref[0], j = ref[1];
+        if (j < 0) { return; }
+        ["out", "rsn", "err"].forEach(function (k) { if (side[k][j]) { parts.push(side[k][j]); } });
+      });
       if (R.tags && R.tags[i]) { parts.push(R.tags[i].join(" ")); }
       if (R.fail[i]) { parts.push(R.fail[i].join(" ")); }
       hay[i] = parts.join("\n").toLowerCase();
@@ -146,24 +151,38 @@
     if (!list || !list.length) { return null; }
     return list.map(function (t) { return t[0] + "(" + (t[1] || "") + ")"; }).join("\n");
   }
-  function sideBlock(p, i, title) {
+  function checksOf(side, j) {
+    var c = side.chk, out = [];
+    for (var k = c.off[j]; k < c.off[j + 1]; k++) { out.push([c.name[k], c.passed[k], c.score[k], c.detail[k], c.error[k]]); }
+    return out;
+  }
+  function failsOf(side, j) {
+    var c = side.chk, out = [];
+    if (j < 0) { return out; }
+    for (var k = c.off[j]; k < c.off[j + 1]; k++) { if (!c.passed[k]) { out.push(c.name[k]); } }
+    return out;
+  }
+  function recordBlock(box, side, j, ranges, cls) {
+    if (side.err[j]) { section(box, "Error", side.err[j], "text error"); }
+    box.appendChild(el("h4", null, "Output"));
+    box.appendChild(marked(side.out[j], ranges, cls));
+    section(box, "Reasoning", side.rsn[j]);
+    section(box, "Tool calls", toolCalls(side.tc[j]));
+    box.appendChild(el("h4", null, "Checks"));
+    checksTable(box, checksOf(side, j));
+  }
+  function sideBlock(side, j, ranges, cls, title) {
     var box = el("div", "side");
     box.appendChild(el("h3", null, title));
-    if (!known(R[p + "v"][i])) { box.appendChild(el("p", "muted", "not in this run")); return box; }
+    if (j < 0) { box.appendChild(el("p", "muted", "not in this run")); return box; }
     kv(box, [
-      ["verdict", R[p + "v"][i]], ["score", score(R[p + "s"][i])],
-      ["finish", known(R[p + "fr"][i]) ? R[p + "fr"][i] : NA, R[p + "fr"][i] === "length" ? "trunc" : ""],
-      ["latency", secs(R[p + "lat"][i])], ["TTFT", secs(R[p + "ttft"][i])],
-      ["tokens in / out / reasoning", intf(R[p + "ptok"][i]) + " / " + intf(R[p + "ctok"][i]) + " / " + intf(R[p + "rtok"][i])],
-      ["attempts", intf(R[p + "att"][i])], ["cost", money(R[p + "cost"][i])]
+      ["verdict", side.v[j]], ["score", score(side.s[j])],
+      ["finish", known(side.fr[j]) ? side.fr[j] : NA, side.fr[j] === "length" ? "trunc" : ""],
+      ["latency", secs(side.lat[j])], ["TTFT", secs(side.ttft[j])],
+      ["tokens in / out / reasoning", intf(side.ptok[j]) + " / " + intf(side.ctok[j]) + " / " + intf(side.rtok[j])],
+      ["attempts", intf(side.att[j])], ["cost", money(side.cost[j])]
     ]);
-    if (R[p + "err"][i]) { section(box, "Error", R[p + "err"][i], "text error"); }
-    box.appendChild(el("h4", null, "Output"));
-    box.appendChild(marked(R[p + "out"][i], R[p + "m"][i], p === "b" ? "del" : "ins"));
-    section(box, "Reasoning", R[p + "rsn"][i]);
-    section(box, "Tool calls", toolCalls(R[p + "tc"][i]));
-    box.appendChild(el("h4", null, "Checks"));
-    checksTable(box, R[p + "chk"][i]);
+    recordBlock(box, side, j, ranges, cls);
     return box;
   }
   function details(i) {
@@ -177,27 +196,45 @@
     } else if (D.promptNote) { box.appendChild(el("p", "muted", D.promptNote)); }
     if (D.mode === "diff") {
       var grid = el("div", "sides");
-      grid.appendChild(sideBlock("b", i, "Base"));
-      grid.appendChild(sideBlock("c", i, "Candidate"));
+      grid.appendChild(sideBlock(S[0], R.brow[i], R.bm[i], "del", "Base"));
+      grid.appendChild(sideBlock(S[1], R.crow[i], R.cm[i], "ins", "Candidate"));
       box.appendChild(grid);
       return box;
     }
+    var s0 = S[0];
     kv(box, [
-      ["case", R.id[i] + (known(R.r) && R.r[i] ? " #" + R.r[i] : "")], ["category", R.cat[i]],
+      ["case", R.id[i] + (R.r[i] ? " #" + R.r[i] : "")], ["category", R.cat[i]],
       ["tags", R.tags[i] && R.tags[i].length ? R.tags[i].join(", ") : "—"],
-      ["finish", known(R.fr[i]) ? R.fr[i] : NA, R.fr[i] === "length" ? "trunc" : ""],
-      ["latency", secs(R.lat[i])], ["TTFT", secs(R.ttft[i])],
-      ["tokens in / out / reasoning / cached", [R.ptok[i], R.ctok[i], R.rtok[i], R.ktok[i]].map(intf).join(" / ")],
-      ["attempts", intf(R.att[i])], ["cost", money(R.cost[i])]
+      ["finish", known(s0.fr[i]) ? s0.fr[i] : NA, s0.fr[i] === "length" ? "trunc" : ""],
+      ["latency", secs(s0.lat[i])], ["TTFT", secs(s0.ttft[i])],
+      ["tokens in / out / reasoning / cached", [s0.ptok[i], s0.ctok[i], s0.rtok[i], s0.ktok[i]].map(intf).join(" / ")],
+      ["attempts", intf(s0.att[i])], ["cost", money(s0.cost[i])]
     ]);
-    if (R.err[i]) { section(box, "Error", R.err[i], "text error"); }
-    box.appendChild(el("h4", null, "Output"));
-    box.appendChild(marked(R.out[i], null, null));
-    section(box, "Reasoning", R.rsn[i]);
-    section(box, "Tool calls", toolCalls(R.tc[i]));
-    box.appendChild(el("h4", null, "Checks"));
-    checksTable(box, R.chk[i]);
+    recordBlock(box, s0, i, null, null);
     return box;
+  }
+  /* Table columns are plain per-row arrays; derive the ones that live on a side. */
+  function derive() {
+    var i;
+    R.fail = new Array(N);
+    if (D.mode === "report") {
+      ["v", "s", "fr", "lat", "ttft", "ctok", "att"].forEach(function (k) { R[k] = S[0][k]; });
+      for (i = 0; i < N; i++) { R.fail[i] = failsOf(S[0], i); }
+      return;
+    }
+    ["v", "s", "lat", "fr"].forEach(function (k) {
+      var b = new Array(N), c = new Array(N);
+      for (i = 0; i < N; i++) {
+        b[i] = R.brow[i] >= 0 ? S[0][k][R.brow[i]] : null;
+        c[i] = R.crow[i] >= 0 ? S[1][k][R.crow[i]] : null;
+      }
+      R["b" + k] = b; R["c" + k] = c;
+    });
+    for (i = 0; i < N; i++) {
+      var f = failsOf(S[0], R.brow[i]);
+      failsOf(S[1], R.crow[i]).forEach(function (x) { if (f.indexOf(x) < 0) { f.push(x); } });
+      R.fail[i] = f;
+    }
   }
 
   /* ---------------------------------------------------------------- table */
@@ -336,6 +373,7 @@
     var row = document.getElementById("case-" + id);
     if (row) { row.scrollIntoView({ block: "start" }); row.focus(); }
   }
+  derive();
   build();
   ui.body.addEventListener("click", onBodyEvent);
   ui.body.addEventListener("keydown", onBodyEvent);

@@ -1,0 +1,215 @@
+"""The `rubric` judge against a real local HTTP server playing the judge model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import harness.checks.judge  # noqa: F401  (registers `rubric`)
+from harness.checks import CheckResult, run_check
+from harness.checks.judge import parse_score
+from harness.errors import InputError
+from harness.golden import Case
+from tests.checks._helpers import make_case, make_ctx
+
+REPLIES = {
+    "good": "The answer names the right city and is concise.\nSCORE: 4",
+    "bold": "Fine.\n**SCORE: 5**",
+    "garbage": "I think this answer is pretty good overall, maybe a 4 out of 5?",
+    "outside": "Excellent.\nSCORE: 9",
+}
+
+
+@asynccontextmanager
+async def judge_server(seen: list[dict[str, Any]]) -> AsyncIterator[str]:
+    """An OpenAI-compatible judge: the model name picks the reply; 'broken' answers 500."""
+
+    async def completions(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append(body)
+        model = body["model"]
+        if model == "broken":
+            return web.json_response({"error": {"message": "judge exploded"}}, status=500)
+        message = {"role": "assistant", "content": REPLIES[model]}
+        return web.json_response(
+            {
+                "id": "j1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+def _config(tmp_path: Path, base_url: str) -> Path:
+    path = tmp_path / "harness.yaml"
+    path.write_text(
+        "endpoints:\n"
+        "  judge:\n"
+        f"    base_url: {base_url}\n"
+        "    model: good\n"
+        "    limits: {max_retries: 0, timeout_s: 10}\n"
+    )
+    return path
+
+
+def _case(config: Path, **args: Any) -> Case:
+    check = {
+        "type": "rubric",
+        "rubric": "Full marks if the answer names Paris and nothing else.",
+        "endpoint": "judge",
+        "config": str(config),
+        "pass_score": 4,
+        **args,
+    }
+    return make_case(
+        [check],
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        reference={"content": "Paris"},
+    )
+
+
+def _judge(case: Case, answer: str) -> CheckResult:
+    return asyncio.run(run_check(case.bound_checks[0], make_ctx(case, answer)))
+
+
+def test_judge_scores_and_keeps_the_raw_answer(tmp_path: Path) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def go() -> list[CheckResult]:
+        async with judge_server(seen) as url:
+            config = _config(tmp_path, url)
+            results = []
+            for model in ("good", "garbage", "broken", "outside", "bold"):
+                case = _case(config, model=model)
+                ctx = make_ctx(case, "Paris.")
+                results.append(await run_check(case.bound_checks[0], ctx))
+            return results
+
+    good, garbage, broken, outside, bold = asyncio.run(go())
+
+    assert good.passed
+    assert not good.error
+    assert good.score == pytest.approx(0.75)
+    assert good.data == {"judge_raw": REPLIES["good"], "judge_score": 4.0, "judge_model": "good"}
+    assert good.detail.startswith("judge scored 4 on 1-5 (pass >= 4): The answer names")
+
+    assert not garbage.passed
+    assert garbage.error
+    assert garbage.detail.startswith("judge answer unparseable: the last line must be 'SCORE: <n>'")
+    assert garbage.data is not None
+    assert garbage.data["judge_raw"] == REPLIES["garbage"]
+    assert garbage.data["judge_score"] is None
+
+    assert not broken.passed
+    assert broken.error
+    assert broken.detail.startswith("judge call failed (server 500)")
+
+    assert outside.error
+    assert outside.detail == "judge score 9 is outside the scale 1-5"
+
+    assert bold.passed
+
+    body = seen[0]
+    assert body["temperature"] == 0
+    assert body["stream"] is False
+    prompt = body["messages"][1]["content"]
+    assert "What is the capital of France?" in prompt
+    assert "<answer>\nParis.\n</answer>" in prompt
+    assert "<reference_answer>\nParis\n</reference_answer>" in prompt
+    assert "Full marks if the answer names Paris" in prompt
+    assert "SCORE: <n>" in prompt
+    assert len(seen) == 5  # max_retries 0: the 500 was not retried
+
+
+def test_judge_error_is_not_negated_into_a_pass(tmp_path: Path) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def go() -> CheckResult:
+        async with judge_server(seen) as url:
+            case = _case(_config(tmp_path, url), model="garbage")
+            case.bound_checks[0].negate = True
+            return await run_check(case.bound_checks[0], make_ctx(case, "Paris."))
+
+    r = asyncio.run(go())
+    assert not r.passed
+    assert r.error
+
+
+def test_empty_answer_is_not_sent_to_the_judge(tmp_path: Path) -> None:
+    case = _case(_config(tmp_path, "http://127.0.0.1:9/v1"))
+    r = _judge(case, "  ")
+    assert not r.passed
+    assert not r.error
+    assert r.detail == "the answer is empty (not sent to the judge)"
+
+
+def test_unreachable_judge_is_an_error(tmp_path: Path) -> None:
+    case = _case(_config(tmp_path, "http://127.0.0.1:9/v1"))
+    r = _judge(case, "Paris")
+    assert r.error
+    assert r.detail.startswith("judge call failed (connection")
+
+
+def test_judge_arguments_validated_at_load(tmp_path: Path) -> None:
+    config = _config(tmp_path, "http://127.0.0.1:9/v1")
+    with pytest.raises(
+        InputError, match=r"check 'rubric': .*pass_score 7 is outside the scale 1-5"
+    ):
+        _case(config, pass_score=7)
+    with pytest.raises(InputError, match=r"check 'rubric': .*scale 'five'"):
+        _case(config, scale="five")
+    with pytest.raises(InputError, match=r"check 'rubric': judge endpoint: .*no endpoint 'nope'"):
+        _case(config, endpoint="nope")
+    with pytest.raises(InputError, match=r"check 'rubric': missing argument 'pass_score'"):
+        make_case([{"type": "rubric", "rubric": "r", "endpoint": "sim"}])
+
+
+def test_judge_on_a_preset_endpoint_resolves_without_a_config() -> None:
+    case = make_case([{"type": "rubric", "rubric": "r", "endpoint": "sim", "pass_score": 3}])
+    assert case.bound_checks[0].check._endpoint.model == "sim-reference"
+
+
+@pytest.mark.parametrize(
+    ("raw", "score"),
+    [
+        ("ok\nSCORE: 4", 4.0),
+        ("ok\nSCORE: 4\n\n", 4.0),
+        ("SCORE:7.5", 7.5),
+        ("<think>SCORE: 1</think>\nGood.\nSCORE: 5", 5.0),
+        ("SCORE: 4\nbecause it is good", None),
+        ("score: 4", None),
+        ("", None),
+        ("The score is 4", None),
+    ],
+)
+def test_parse_score_requires_the_exact_last_line(raw: str, score: float | None) -> None:
+    assert parse_score(raw) == score
+
+
+def test_judge_request_is_valid_json(tmp_path: Path) -> None:
+    case = _case(_config(tmp_path, "http://127.0.0.1:9/v1"))
+    check = case.bound_checks[0].check
+    body = check.build_body(make_ctx(case, "Paris"), check._endpoint)
+    assert json.loads(json.dumps(body))["model"] == "good"
