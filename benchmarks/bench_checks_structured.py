@@ -72,7 +72,7 @@ SCHEMA: dict[str, Any] = {
 
 
 def invoice() -> dict[str, Any]:
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "description": f"Item {i}",
             "sku": f"SKU-{i:04d}",

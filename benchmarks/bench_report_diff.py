@@ -35,11 +35,11 @@ CHECKS = {
     "rag": ("citations", "contains", "similarity", "faithfulness"),
     "tool_use": ("tool_call", "json_schema"),
 }
-_WORDS = (
-    "the invoice total refund policy customer order shipped within days account balance "
-    "function returns list value error handling retry request response model latency token "
-    "answer source cited according document section paragraph because however therefore"
-).split()
+_WORDS = tuple(
+    "the invoice total refund policy customer order shipped within days account balance function "
+    "returns list value error handling retry request response model latency token answer source "
+    "cited according document section paragraph because however therefore".split(" ")  # noqa: SIM905
+)
 
 
 def _text(rng: random.Random, lo: int, hi: int) -> str:
@@ -49,44 +49,96 @@ def _text(rng: random.Random, lo: int, hi: int) -> str:
 def _record(rng: random.Random, i: int, case_passes: bool, model: str) -> dict[str, Any]:
     cat = CATEGORIES[i % len(CATEGORIES)]
     base = {
-        "case_id": f"{cat}-{i:06d}", "case_hash": f"{i:016x}", "category": cat, "repeat": 0,
-        "endpoint": model, "model": model, "started_at": "2025-06-01T12:00:00Z",
+        "case_id": f"{cat}-{i:06d}",
+        "case_hash": f"{i:016x}",
+        "category": cat,
+        "repeat": 0,
+        "endpoint": model,
+        "model": model,
+        "started_at": "2025-06-01T12:00:00Z",
         "tags": ["critical"] if i % 997 == 0 else [],
-    }  # fmt: skip
+    }
     if rng.random() < 0.01:
         kind = rng.choice(["timeout", "rate_limit", "server"])
-        return {**base, "status": "error", "error": {"type": kind, "status_code": 500, "code": None,
-                "message": f"{kind} after retries"}, "output": {"content": None, "reasoning": None,
-                "tool_calls": []}, "finish_reason": "error", "usage": None, "latency_s": 30.0,
-                "ttft_s": None, "attempts": 5, "checks": [], "score": None, "passed": False}  # fmt: skip
+        return {
+            **base,
+            "status": "error",
+            "error": {
+                "type": kind,
+                "status_code": 500,
+                "code": None,
+                "message": f"{kind} after retries",
+            },
+            "output": {"content": None, "reasoning": None, "tool_calls": []},
+            "finish_reason": "error",
+            "usage": None,
+            "latency_s": 30.0,
+            "ttft_s": None,
+            "attempts": 5,
+            "checks": [],
+            "score": None,
+            "passed": False,
+        }
     names = CHECKS[cat]
     checks = []
     for k, name in enumerate(names):
         ok = case_passes or k != 0
-        checks.append({"name": name, "passed": ok, "score": 1.0 if ok else round(rng.random() * 0.6, 3),
-                       "detail": "" if ok else f"missing 'refund' in answer, saw: {_text(rng, 5, 15)}",
-                       "weight": 1.0, "error": False, "data": None})  # fmt: skip
+        checks.append(
+            {
+                "name": name,
+                "passed": ok,
+                "score": 1.0 if ok else round(rng.random() * 0.6, 3),
+                "detail": "" if ok else f"missing 'refund' in answer, saw: {_text(rng, 5, 15)}",
+                "weight": 1.0,
+                "error": False,
+                "data": None,
+            }
+        )
     truncated = not case_passes and rng.random() < 0.2
     completion = rng.randint(40, 600)
-    usage = None if rng.random() < 0.02 else {
-        "prompt_tokens": rng.randint(50, 3000), "completion_tokens": completion,
-        "reasoning_tokens": rng.randint(0, 800) if i % 3 == 0 else None,
-        "cached_tokens": rng.choice([None, 0, 128]), "total_tokens": None,
-    }  # fmt: skip
+    usage = (
+        None
+        if rng.random() < 0.02
+        else {
+            "prompt_tokens": rng.randint(50, 3000),
+            "completion_tokens": completion,
+            "reasoning_tokens": rng.randint(0, 800) if i % 3 == 0 else None,
+            "cached_tokens": rng.choice([None, 0, 128]),
+            "total_tokens": None,
+        }
+    )
     latency = rng.lognormvariate(0.0, 0.6)
     tool_calls = []
     if cat == "tool_use":
-        args = orjson.dumps({"city": "Paris", "unit": "celsius", "days": rng.randint(1, 7)}).decode()
-        tool_calls = [{"id": f"call_{i}", "name": "get_weather", "arguments": args, "parsed": orjson.loads(args)}]
+        args = orjson.dumps(
+            {"city": "Paris", "unit": "celsius", "days": rng.randint(1, 7)}
+        ).decode()
+        tool_calls = [
+            {
+                "id": f"call_{i}",
+                "name": "get_weather",
+                "arguments": args,
+                "parsed": orjson.loads(args),
+            }
+        ]
     return {
-        **base, "status": "ok", "error": None,
-        "output": {"content": _text(rng, 40, 400), "reasoning": _text(rng, 20, 120) if i % 3 == 0 else None,
-                   "tool_calls": tool_calls},
+        **base,
+        "status": "ok",
+        "error": None,
+        "output": {
+            "content": _text(rng, 40, 400),
+            "reasoning": _text(rng, 20, 120) if i % 3 == 0 else None,
+            "tool_calls": tool_calls,
+        },
         "finish_reason": "length" if truncated else ("tool_calls" if tool_calls else "stop"),
-        "usage": usage, "latency_s": latency, "ttft_s": None if i % 10 == 0 else latency * 0.2,
-        "attempts": 1 if rng.random() > 0.03 else 2, "checks": checks,
-        "score": sum(c["score"] for c in checks) / len(checks), "passed": case_passes,
-    }  # fmt: skip
+        "usage": usage,
+        "latency_s": latency,
+        "ttft_s": None if i % 10 == 0 else latency * 0.2,
+        "attempts": 1 if rng.random() > 0.03 else 2,
+        "checks": checks,
+        "score": sum(c["score"] for c in checks) / len(checks),
+        "passed": case_passes,
+    }
 
 
 def write_run(path: Path, n: int, *, seed: int, flip: float, model: str) -> None:
@@ -102,24 +154,38 @@ def write_run(path: Path, n: int, *, seed: int, flip: float, model: str) -> None
                 passes = not passes
             f.write(orjson.dumps(_record(rng, i, passes, model)) + b"\n")
     manifest = {
-        "format_version": 1, "run_id": path.name, "harness_version": "bench", "repeats": 1,
+        "format_version": 1,
+        "run_id": path.name,
+        "harness_version": "bench",
+        "repeats": 1,
         "suite": {"path": "<synthetic>", "hash": "synthetic", "cases": n},
-        "endpoint": {"name": model, "base_url": "http://127.0.0.1:8000/v1", "model": model,
-                     "price": {"input_per_mtok": 0.4, "output_per_mtok": 1.2, "currency": "USD"}},
-        "started_at": "2025-06-01T12:00:00Z", "finished_at": "2025-06-01T13:00:00Z",
-        "status": "complete", "argv": [], "scheduled": n,
-    }  # fmt: skip
+        "endpoint": {
+            "name": model,
+            "base_url": "http://127.0.0.1:8000/v1",
+            "model": model,
+            "price": {"input_per_mtok": 0.4, "output_per_mtok": 1.2, "currency": "USD"},
+        },
+        "started_at": "2025-06-01T12:00:00Z",
+        "finished_at": "2025-06-01T13:00:00Z",
+        "status": "complete",
+        "argv": [],
+        "scheduled": n,
+    }
     (path / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
 
 
-def measure(argv: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit code) of one child process."""
+def measure(argv: list[str]) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one child process.
+
+    CPU time (user + sys) is reported beside wall time because a shared machine's load
+    stretches the wall clock; on an idle machine the two are close (the work is one thread).
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024.0, proc.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, proc.returncode
 
 
 def main() -> int:
@@ -134,19 +200,40 @@ def main() -> int:
         write_run(base, a.records, seed=1, flip=0.0, model="qwen-base")
         write_run(cand, a.records, seed=2, flip=0.05, model="qwen-cand")
         mb = sum((p / "results.jsonl").stat().st_size for p in (base, cand)) / 2**20
-        print(f"wrote 2 runs x {a.records:,} records ({mb:.0f} MB of results.jsonl) in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"wrote 2 runs x {a.records:,} records ({mb:.0f} MB of results.jsonl) in "
+            f"{time.perf_counter() - t0:.1f}s; load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} CPUs"
+        )
         py = [sys.executable, "-m", "harness"]
         jobs = {
-            "report": [*py, "report", str(base), *(f"--{k}={work / f'report.{k}'}" for k in ("html", "csv", "md", "json"))],
-            "diff": [*py, "diff", str(base), str(cand), *(f"--{k}={work / f'diff.{k}'}" for k in ("html", "csv", "md", "json"))],
-        }  # fmt: skip
+            "report": [
+                *py,
+                "report",
+                str(base),
+                *(f"--{k}={work / f'report.{k}'}" for k in ("html", "csv", "md", "json")),
+            ],
+            "diff": [
+                *py,
+                "diff",
+                str(base),
+                str(cand),
+                *(f"--{k}={work / f'diff.{k}'}" for k in ("html", "csv", "md", "json")),
+            ],
+        }
         ok = True
         for name, argv in jobs.items():
-            wall, rss, code = measure(argv)
-            sizes = ", ".join(f"{p.suffix[1:]} {p.stat().st_size / 2**20:.1f} MB" for p in sorted(work.glob(f"{name}.*")))
+            wall, cpu, rss, code = measure(argv)
+            sizes = ", ".join(
+                f"{p.suffix[1:]} {p.stat().st_size / 2**20:.1f} MB"
+                for p in sorted(work.glob(f"{name}.*"))
+            )
             verdict = "ok" if wall < TARGET_S and rss < TARGET_MB and code == 0 else "OVER TARGET"
             ok &= verdict == "ok"
-            print(f"{name:6s}: {wall:5.1f} s, peak RSS {rss:6.0f} MB, exit {code} [{verdict}]  ({sizes})")
+            print(
+                f"{name:6s}: {wall:5.1f} s wall, {cpu:5.1f} s CPU, peak RSS {rss:6.0f} MB, "
+                f"exit {code} [{verdict}]  ({sizes})"
+            )
         return 0 if ok else 1
     finally:
         if not a.keep:

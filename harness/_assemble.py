@@ -17,18 +17,21 @@ The servers we target disagree on details that decide whether a record is right 
 
 A non-streamed body goes through the same `feed`, its `message` taking the place of a delta, so
 both paths assemble identically. Nothing here builds a pydantic model per chunk: `result()`
-builds the record's models once.
+builds the record's models once. `classify_error` says what a server's error object or status
+means for the record (the transport-level failures are judged in `harness.client`).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from harness.records import FinishReason, Output, ToolCall, Usage
+from harness._sse import DONE, parse_event
+from harness.records import ErrorInfo, ErrorType, FinishReason, Output, ToolCall, Usage
 
 #: Server finish reasons mapped into the record's vocabulary. Synonyms only: a server that says
 #: `stop` after a tool call is recorded as `stop` (DESIGN: never inferred).
@@ -169,6 +172,29 @@ class Assembler:
                 self.finish_reason = str(finish)
         return True
 
+    def feed_event(self, data: list[bytes]) -> bool:
+        """Feed one SSE event's data lines; False at `[DONE]` or when reading should stop."""
+        try:
+            value = parse_event(data)
+        except orjson.JSONDecodeError:
+            self.chunks += 1
+            self.problem = f"malformed JSON in chunk {self.chunks}: {b' '.join(data)[:200]!r}"
+            return False
+        if value is DONE:
+            return False
+        if type(value) is list:
+            return all(v is not DONE and self.feed(v) for v in value)
+        return self.feed(value)
+
+    def feed_body(self, content: bytes) -> None:
+        """Feed a whole non-streamed body: its `message` is assembled like one big delta."""
+        try:
+            value = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            self.problem = f"the response body is not JSON: {content[:200]!r}"
+            return
+        self.feed(value)
+
     def _no_choices(self, chunk: dict[str, Any]) -> bool:
         if "output" in chunk:
             self.problem = (
@@ -294,3 +320,88 @@ def _parsed(arguments: str) -> dict[str, Any] | None:
 def _excerpt(value: Any, limit: int = 200) -> str:
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+# --------------------------------------------------------------------------- errors
+
+_QUOTA_CODES = frozenset(
+    {
+        "insufficientquota",
+        "arrearage",
+        "allocationquotafreetieronly",
+        "billinghardlimitreached",
+        "billingnotactive",
+    }
+)
+_MODERATION_CODES = frozenset(
+    {"datainspectionfailed", "contentfilter", "contentpolicyviolation", "contentfiltered"}
+)
+_RATE_CODES = frozenset({"limitrequests", "ratelimitexceeded", "ratelimiterror", "toomanyrequests"})
+
+
+def _norm(value: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(value).lower()) if value is not None else ""
+
+
+def classify_error(status: int | None, error: Any, *, auth_hint: str = "") -> ErrorInfo:
+    """The record's error for an HTTP status and/or a server error object.
+
+    `error` is what the server sent: `{"error": {...}}`, the inner object, a native-style
+    `{code, message}`, or text. Billing and moderation codes decide before the status (DashScope
+    sends `Arrearage` and `DataInspectionFailed` as 400s, free-tier exhaustion as a 429, and
+    moderation as an error object inside a 200 stream); then the status; for an error inside a
+    200 body, an integer `code` (vLLM puts the HTTP status there) or a throttling code.
+    """
+    if isinstance(error, dict) and isinstance(error.get("error"), dict | str):
+        error = error["error"]
+    code: Any = None
+    kind: Any = None
+    if isinstance(error, dict):
+        code, kind = error.get("code"), error.get("type")
+        message = str(error.get("message") or "")
+    else:
+        message = str(error or "")
+    names = {_norm(code), _norm(kind)}
+    effective = status if status not in (None, 200) else _status_in(code)
+    error_type: ErrorType
+    if names & _QUOTA_CODES:
+        error_type = "quota"
+    elif names & _MODERATION_CODES:
+        error_type = "content_filter"
+    elif effective is not None:
+        error_type = _status_type(effective)
+    elif names & _RATE_CODES or any(n.startswith("throttling") for n in names):
+        error_type = "rate_limit"
+    else:
+        error_type = "server"
+    if not message:
+        where = f"HTTP {status}" if status not in (None, 200) else "error inside the response"
+        message = f"{where}: {_excerpt(orjson.dumps(error))}" if error else where
+    if error_type == "auth" and auth_hint:
+        message = f"{message} ({auth_hint})"
+    return ErrorInfo(
+        type=error_type,
+        status_code=status,
+        code=None if code is None else str(code),
+        message=message,
+    )
+
+
+def _status_in(code: Any) -> int | None:
+    if type(code) is int and 400 <= code <= 599:
+        return code
+    return None
+
+
+def _status_type(status: int) -> ErrorType:
+    if status == 429:
+        return "rate_limit"
+    if status in (401, 403):
+        return "auth"
+    if status == 408:
+        return "timeout"
+    if 400 <= status < 500:
+        return "bad_request"
+    if status >= 500:
+        return "server"
+    return "protocol"

@@ -42,11 +42,11 @@ import orjson
 from openai import AsyncOpenAI, DefaultAioHttpClient
 from openai.resources.chat.completions import AsyncCompletions
 
-from harness._assemble import Assembled, Assembler, map_finish_reason
-from harness._sse import DONE, SSEDecoder, parse_event
+from harness._assemble import Assembled, Assembler, classify_error, map_finish_reason
+from harness._sse import SSEDecoder
 from harness.errors import InputError
 from harness.prompt import render_messages
-from harness.records import ErrorInfo, ErrorType, FinishReason, Output, Usage
+from harness.records import ErrorInfo, FinishReason, Output, Usage
 
 if TYPE_CHECKING:
     from harness.endpoints import Endpoint
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["Attempt", "Client", "build_request", "classify_error", "retry_after_from"]
 
 _MESSAGE_LIMIT = 500
+_BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -120,88 +121,7 @@ def build_request(case: Case, endpoint: Endpoint) -> dict[str, Any]:
     return body
 
 
-# --------------------------------------------------------------------------- classification
-
-_QUOTA_CODES = frozenset(
-    {
-        "insufficientquota",
-        "arrearage",
-        "allocationquotafreetieronly",
-        "billinghardlimitreached",
-        "billingnotactive",
-    }
-)
-_MODERATION_CODES = frozenset(
-    {"datainspectionfailed", "contentfilter", "contentpolicyviolation", "contentfiltered"}
-)
-_RATE_CODES = frozenset({"limitrequests", "ratelimitexceeded", "ratelimiterror", "toomanyrequests"})
-
-
-def _norm(value: Any) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(value).lower()) if value is not None else ""
-
-
-def classify_error(status: int | None, error: Any, *, auth_hint: str = "") -> ErrorInfo:
-    """The record's error for an HTTP status and/or a server error object.
-
-    `error` is what the server sent: `{"error": {...}}`, the inner object, a native-style
-    `{code, message}`, or text. Billing and moderation codes decide before the status (DashScope
-    sends `Arrearage` and `DataInspectionFailed` as 400s, free-tier exhaustion as a 429, and
-    moderation as an error object inside a 200 stream); then the status; for an error inside a
-    200 body, an integer `code` (vLLM puts the HTTP status there) or a throttling code.
-    """
-    if isinstance(error, dict) and isinstance(error.get("error"), dict | str):
-        error = error["error"]
-    code: Any = None
-    kind: Any = None
-    if isinstance(error, dict):
-        code, kind = error.get("code"), error.get("type")
-        message = str(error.get("message") or "")
-    else:
-        message = str(error or "")
-    names = {_norm(code), _norm(kind)}
-    effective = status if status not in (None, 200) else _status_in(code)
-    error_type: ErrorType
-    if names & _QUOTA_CODES:
-        error_type = "quota"
-    elif names & _MODERATION_CODES:
-        error_type = "content_filter"
-    elif effective is not None:
-        error_type = _status_type(effective)
-    elif names & _RATE_CODES or any(n.startswith("throttling") for n in names):
-        error_type = "rate_limit"
-    else:
-        error_type = "server"
-    if not message:
-        message = f"HTTP {status}" if status not in (None, 200) else "error inside the response"
-    if error_type == "auth" and auth_hint:
-        message = f"{message} ({auth_hint})"
-    return ErrorInfo(
-        type=error_type,
-        status_code=status,
-        code=None if code is None else str(code),
-        message=message,
-    )
-
-
-def _status_in(code: Any) -> int | None:
-    if type(code) is int and 400 <= code <= 599:
-        return code
-    return None
-
-
-def _status_type(status: int) -> ErrorType:
-    if status == 429:
-        return "rate_limit"
-    if status in (401, 403):
-        return "auth"
-    if status == 408:
-        return "timeout"
-    if 400 <= status < 500:
-        return "bad_request"
-    if status >= 500:
-        return "server"
-    return "protocol"
+# --------------------------------------------------------------------------- failures
 
 
 def retry_after_from(headers: Mapping[str, str]) -> float | None:
@@ -355,7 +275,7 @@ class Client:
             if "json" in http.headers.get("content-type", ""):
                 # A server that ignored stream=true and answered with one JSON body.
                 call.streamed = False
-                _feed_body(await http.aread(), call.asm)
+                call.asm.feed_body(await http.aread())
                 return
             decoder = SSEDecoder()
             asm = call.asm
@@ -364,21 +284,21 @@ class Client:
                 if done:
                     continue  # drain to the end so the connection goes back to the pool
                 for data in decoder.feed(raw):
-                    if not _feed_event(data, asm):
+                    if not asm.feed_event(data):
                         if asm.error is not None or asm.problem is not None:
                             return  # stop reading; the connection is dropped, not reused
                         done = True
                         break
             if not done:
                 for data in decoder.flush():
-                    if not _feed_event(data, asm):
+                    if not asm.feed_event(data):
                         break
 
     async def _once(self, body: dict[str, Any], call: _Call) -> None:
         raw = await self._sdk.chat.completions.with_raw_response.create(**_sdk_kwargs(body))
         call.answered = True
         call.status = raw.http_response.status_code
-        _feed_body(raw.http_response.content, call.asm)
+        call.asm.feed_body(raw.http_response.content)
 
     def _attempt(self, call: _Call) -> Attempt:
         latency = time.perf_counter() - call.started
@@ -432,9 +352,6 @@ class Client:
         return error.model_copy(update={"message": message, "code": code})
 
 
-_BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
-
-
 _SDK_OPTIONS = frozenset({"extra_headers", "extra_query", "timeout"})
 
 
@@ -442,10 +359,11 @@ def _sdk_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     """`create` arguments that send `body` as it is, without the SDK's per-request transform.
 
     `create` runs every argument through a typed transform (TypedDict introspection, recursive
-    over messages and tools) that costs 0.5-1 ms per request here, more than the rest of an
-    attempt, and changes nothing in a body that is already plain JSON. The SDK documents that
-    `extra_body` is merged over the arguments, so the body rides there and the typed arguments
-    are the minimum `create` requires.
+    over messages and tools) that costs about a fifth of an attempt's client CPU on a short
+    chat request (benchmarks/bench_client.py) and more with tools and long histories, and changes
+    nothing in a body that is already plain JSON. `extra_body` is merged over the arguments
+    (documented SDK behaviour), so the body rides there and the typed arguments are the minimum
+    `create` requires.
     """
     json_body = {k: v for k, v in body.items() if k not in _SDK_OPTIONS and k != "extra_body"}
     json_body.update(body.get("extra_body") or {})
@@ -457,29 +375,6 @@ def _sdk_kwargs(body: dict[str, Any]) -> dict[str, Any]:
         "stream": bool(body.get("stream")),
         "extra_body": json_body,
     }
-
-
-def _feed_event(data: list[bytes], asm: Assembler) -> bool:
-    try:
-        value = parse_event(data)
-    except orjson.JSONDecodeError:
-        asm.chunks += 1
-        asm.problem = f"malformed JSON in chunk {asm.chunks}: {b' '.join(data)[:200]!r}"
-        return False
-    if value is DONE:
-        return False
-    if type(value) is list:
-        return all(v is not DONE and asm.feed(v) for v in value)
-    return asm.feed(value)
-
-
-def _feed_body(content: bytes, asm: Assembler) -> None:
-    try:
-        value = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        asm.problem = f"the response body is not JSON: {content[:200]!r}"
-        return
-    asm.feed(value)
 
 
 def _status_body(exc: openai.APIStatusError) -> Any:

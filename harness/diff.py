@@ -34,9 +34,15 @@ CRITICAL_TAG = "critical"
 _KEY = ["case_id", "repeat"]
 _SIDE_COLS = ["case_hash", "category", "tags", "verdict", "scored", "passed_bool", "score"]
 Transition = Literal[
-    "regressed", "improved", "still_failing", "still_passing", "measured",
-    "changed", "added", "removed",
-]  # fmt: skip
+    "regressed",
+    "improved",
+    "still_failing",
+    "still_passing",
+    "measured",
+    "changed",
+    "added",
+    "removed",
+]
 
 
 @dataclass
@@ -75,7 +81,11 @@ def _align(base: RunData, cand: RunData) -> pd.DataFrame:
     b_ids, c_ids = set(m.loc[in_b, "case_id"]), set(m.loc[in_c, "case_id"])
     pb = m["passed_bool_b"].fillna(False).to_numpy(dtype=bool)
     pc = m["passed_bool_c"].fillna(False).to_numpy(dtype=bool)
-    scored = both & m["scored_b"].fillna(False).to_numpy(bool) & m["scored_c"].fillna(False).to_numpy(bool)
+    scored = (
+        both
+        & m["scored_b"].fillna(False).to_numpy(bool)
+        & m["scored_c"].fillna(False).to_numpy(bool)
+    )
     t = np.full(len(m), "unpaired", dtype=object)
     t[both] = "measured"
     t[scored & pb & ~pc] = "regressed"
@@ -88,12 +98,26 @@ def _align(base: RunData, cand: RunData) -> pd.DataFrame:
     m["transition"] = t
     m["category"] = m["category_c"].fillna(m["category_b"])
     m["critical"] = [
-        CRITICAL_TAG in (tb if isinstance(tb, list) else []) or CRITICAL_TAG in (tc if isinstance(tc, list) else [])
+        CRITICAL_TAG in (tb if isinstance(tb, list) else [])
+        or CRITICAL_TAG in (tc if isinstance(tc, list) else [])
         for tb, tc in zip(m["tags_b"], m["tags_c"], strict=True)
-    ]  # fmt: skip
+    ]
     m["score_delta"] = np.where(both & ~changed, m["score_c"] - m["score_b"], np.nan)
-    keep = [*_KEY, "category", "transition", "brow", "crow", "verdict_b", "verdict_c", "score_b",
-            "score_c", "score_delta", "passed_bool_b", "passed_bool_c", "critical"]  # fmt: skip
+    keep = [
+        *_KEY,
+        "category",
+        "transition",
+        "brow",
+        "crow",
+        "verdict_b",
+        "verdict_c",
+        "score_b",
+        "score_c",
+        "score_delta",
+        "passed_bool_b",
+        "passed_bool_c",
+        "critical",
+    ]
     return m[keep].sort_values(_KEY, kind="stable").reset_index(drop=True)
 
 
@@ -120,23 +144,30 @@ def _score_resamples(n_resamples: int, n_cases: int) -> int:
 
 def _compare(pairs: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]:
     """Pass rates, delta with its bootstrap interval, McNemar, and the case lists of a subset."""
-    cmp = pairs[pairs["transition"].isin(["regressed", "improved", "still_failing", "still_passing"])]
+    cmp = pairs[
+        pairs["transition"].isin(["regressed", "improved", "still_failing", "still_passing"])
+    ]
     pb = cmp["passed_bool_b"].astype(bool)
     pc = cmp["passed_bool_c"].astype(bool)
     n = len(cmp)
     b = int((cmp["transition"] == "regressed").sum())
     c = int((cmp["transition"] == "improved").sum())
-    per_case = pd.DataFrame({"case_id": cmp["case_id"], "b": pb, "c": pc, "sb": cmp["score_b"],
-                             "sc": cmp["score_c"]}).groupby("case_id", sort=True)  # fmt: skip
+    per_case = pd.DataFrame(
+        {"case_id": cmp["case_id"], "b": pb, "c": pc, "sb": cmp["score_b"], "sc": cmp["score_c"]}
+    ).groupby("case_id", sort=True)
     means = per_case[["b", "c"]].mean()
     counts = per_case[["b", "c"]].sum()
-    _, low, high = paired_bootstrap(means["b"].to_numpy(float), means["c"].to_numpy(float),
-                                    n_resamples=n_resamples, seed=seed)  # fmt: skip
+    _, low, high = paired_bootstrap(
+        means["b"].to_numpy(float), means["c"].to_numpy(float), n_resamples=n_resamples, seed=seed
+    )
     scores = cmp[cmp["score_b"].notna() & cmp["score_c"].notna()]
     s_means = scores.groupby("case_id", sort=True)[["score_b", "score_c"]].mean()
-    s_delta, s_low, s_high = paired_bootstrap(s_means["score_b"].to_numpy(), s_means["score_c"].to_numpy(),
-                                              n_resamples=_score_resamples(n_resamples, len(s_means)),
-                                              seed=seed)  # fmt: skip
+    s_delta, s_low, s_high = paired_bootstrap(
+        s_means["score_b"].to_numpy(),
+        s_means["score_c"].to_numpy(),
+        n_resamples=_score_resamples(n_resamples, len(s_means)),
+        seed=seed,
+    )
     base_rate = float(pb.mean()) if n else None
     cand_rate = float(pc.mean()) if n else None
     return {
@@ -150,13 +181,17 @@ def _compare(pairs: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]
         "delta_ci": [_num(low), _num(high)],
         "mcnemar_p": mcnemar_exact(b, c),
         "discordant": {"regressed": b, "improved": c},
-        "score": {"base": _num(s_means["score_b"].mean()), "cand": _num(s_means["score_c"].mean()),
-                  "delta": _num(s_delta), "delta_ci": [_num(s_low), _num(s_high)],
-                  "compared": int(len(scores))},
+        "score": {
+            "base": _num(s_means["score_b"].mean()),
+            "cand": _num(s_means["score_c"].mean()),
+            "delta": _num(s_delta),
+            "delta_ci": [_num(s_low), _num(s_high)],
+            "compared": len(scores),
+        },
         "regressions": sorted(counts.index[counts["c"] < counts["b"]]),
         "improvements": sorted(counts.index[counts["c"] > counts["b"]]),
         "still_failing": _ids(cmp, cmp["transition"] == "still_failing"),
-    }  # fmt: skip
+    }
 
 
 def _pct(base: float | None, cand: float | None) -> float | None:
@@ -167,21 +202,32 @@ def _pct(base: float | None, cand: float | None) -> float | None:
 
 def _telemetry(base: RunData, cand: RunData, pairs: pd.DataFrame) -> dict[str, Any]:
     """The cost of the change over the aligned cases: latency, TTFT, tokens, cost, in % too."""
-    aligned = pairs[(pairs["brow"] >= 0) & (pairs["crow"] >= 0) & (pairs["transition"] != "changed")]
+    aligned = pairs[
+        (pairs["brow"] >= 0) & (pairs["crow"] >= 0) & (pairs["transition"] != "changed")
+    ]
     currency = base.price.currency if base.price else cand.price.currency if cand.price else None
     tb = telemetry_block(base.records.iloc[aligned["brow"].to_numpy()], currency)
     tc = telemetry_block(cand.records.iloc[aligned["crow"].to_numpy()], currency)
 
     def pair(b: float | None, c: float | None) -> dict[str, Any]:
-        return {"base": b, "cand": c, "delta": None if b is None or c is None else c - b,
-                "delta_pct": _pct(b, c)}  # fmt: skip
+        return {
+            "base": b,
+            "cand": c,
+            "delta": None if b is None or c is None else c - b,
+            "delta_pct": _pct(b, c),
+        }
 
     out: dict[str, Any] = {
-        m: {p: pair(tb[m][p], tc[m][p]) for p in ("p50", "p95", "p99")} for m in ("latency_s", "ttft_s")
+        m: {p: pair(tb[m][p], tc[m][p]) for p in ("p50", "p95", "p99")}
+        for m in ("latency_s", "ttft_s")
     }
-    out["tokens"] = {k: {"mean": pair(tb["tokens"][k]["mean"], tc["tokens"][k]["mean"]),
-                         "sum": pair(tb["tokens"][k]["sum"], tc["tokens"][k]["sum"])}
-                     for k in tb["tokens"]}  # fmt: skip
+    out["tokens"] = {
+        k: {
+            "mean": pair(tb["tokens"][k]["mean"], tc["tokens"][k]["mean"]),
+            "sum": pair(tb["tokens"][k]["sum"], tc["tokens"][k]["sum"]),
+        }
+        for k in tb["tokens"]
+    }
     cost_b = tb["cost"]["sum"] if tb["cost"] and base.price else None
     cost_c = tc["cost"]["sum"] if tc["cost"] and cand.price else None
     out["cost"] = {**pair(cost_b, cost_c), "currency": currency}
@@ -209,26 +255,38 @@ def _gate(s: dict[str, Any], pairs: pd.DataFrame, alpha: float, max_drop: float 
     if significant:
         reasons.append(f"{moved}: significant drop, McNemar p = {p:.3g} < alpha {alpha:g}")
     if max_drop is not None and delta is not None and -delta > max_drop + 1e-12:
-        reasons.append(f"pass rate fell {-delta * 100:.1f} points, more than --max-drop {max_drop * 100:.1f}")
+        reasons.append(
+            f"pass rate fell {-delta * 100:.1f} points, more than --max-drop {max_drop * 100:.1f}"
+        )
     if critical:
-        shown = ", ".join(critical[:5]) + (f" and {len(critical) - 5} more" if len(critical) > 5 else "")
+        shown = ", ".join(critical[:5]) + (
+            f" and {len(critical) - 5} more" if len(critical) > 5 else ""
+        )
         reasons.append(f"{len(critical)} case(s) tagged '{CRITICAL_TAG}' regressed: {shown}")
     counts = f"{len(s['regressions'])} regressed, {len(s['improvements'])} improved"
     if reasons:
         verdict, reason = "fail", "; ".join(reasons) + f" ({counts})"
     elif delta is None:
         verdict = "pass"
-        reason = (f"nothing to compare: no case with the same case_hash in both runs "
-                  f"({len(s['changed_cases'])} changed, {len(s['added_cases'])} added, "
-                  f"{len(s['removed_cases'])} removed)")  # fmt: skip
+        reason = (
+            f"nothing to compare: no case with the same case_hash in both runs "
+            f"({len(s['changed_cases'])} changed, {len(s['added_cases'])} added, "
+            f"{len(s['removed_cases'])} removed)"
+        )
     elif not s["regressions"] and not s["improvements"]:
         verdict, reason = "pass", f"no case changed its verdict; {moved}"
     else:
         verdict = "pass"
-        reason = f"no significant change: {moved}, McNemar p = {p:.3g} >= alpha {alpha:g} ({counts})"
+        reason = (
+            f"no significant change: {moved}, McNemar p = {p:.3g} >= alpha {alpha:g} ({counts})"
+        )
     s["verdict"], s["reason"] = verdict, reason
-    s["gate"] = {"alpha": alpha, "max_drop": max_drop, "significant_drop": significant,
-                 "critical_regressions": critical}  # fmt: skip
+    s["gate"] = {
+        "alpha": alpha,
+        "max_drop": max_drop,
+        "significant_drop": significant,
+        "critical_regressions": critical,
+    }
 
 
 def build_diff(
@@ -272,9 +330,16 @@ diff_runs = build_diff
 
 def _run_info(d: RunData) -> dict[str, Any]:
     m = d.manifest
-    return {"path": str(d.path), "run_id": m.run_id, "endpoint": m.endpoint.get("name"),
-            "model": m.endpoint.get("model"), "suite": m.suite.path, "repeats": m.repeats,
-            "status": m.status, "records": len(d.records)}  # fmt: skip
+    return {
+        "path": str(d.path),
+        "run_id": m.run_id,
+        "endpoint": m.endpoint.get("name"),
+        "model": m.endpoint.get("model"),
+        "suite": m.suite.path,
+        "repeats": m.repeats,
+        "status": m.status,
+        "records": len(d.records),
+    }
 
 
 def write_diff(

@@ -60,9 +60,20 @@ TOKEN_FIELDS = (
 _INT_COLS = ("repeat", "attempts", "error_status_code", *TOKEN_FIELDS)
 _FLOAT_COLS = ("latency_s", "ttft_s", "score")
 _STR_COLS = (
-    "case_id", "case_hash", "category", "endpoint", "model", "status", "error_type",
-    "error_code", "error_message", "finish_reason", "started_at", "content", "reasoning",
-)  # fmt: skip
+    "case_id",
+    "case_hash",
+    "category",
+    "endpoint",
+    "model",
+    "status",
+    "error_type",
+    "error_code",
+    "error_message",
+    "finish_reason",
+    "started_at",
+    "content",
+    "reasoning",
+)
 _OBJ_COLS = ("passed", "tags", "tool_calls")
 _CHECK_COLS = ("row", "name", "passed", "score", "detail", "error", "weight")
 
@@ -121,7 +132,7 @@ def _collect(raws: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict
     chk: dict[str, list[Any]] = {c: [] for c in _CHECK_COLS}
     a = {c: cols[c].append for c in cols}
     ca = {c: chk[c].append for c in chk}
-    one = {}.setdefault
+    one: Any = {}.setdefault
     empty: tuple[()] = ()
     for i, raw in enumerate(raws):
         out = raw.get("output") or {}
@@ -146,8 +157,14 @@ def _collect(raws: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict
         a["reasoning"](out.get("reasoning"))
         calls = out.get("tool_calls")
         # `parsed` is derived from `arguments`; the reports show the raw string.
-        a["tool_calls"]([{"id": t.get("id"), "name": t.get("name"), "arguments": t.get("arguments")}
-                         for t in calls] if calls else empty)  # fmt: skip
+        a["tool_calls"](
+            [
+                {"id": t.get("id"), "name": t.get("name"), "arguments": t.get("arguments")}
+                for t in calls
+            ]
+            if calls
+            else empty
+        )
         for f in TOKEN_FIELDS:
             a[f](usage.get(f))
         a["latency_s"](raw.get("latency_s"))
@@ -225,7 +242,9 @@ def _objects(values: list[Any]) -> pd.Series:
     return pd.Series(arr, dtype=object, copy=False)
 
 
-def _frames(cols: dict[str, list[Any]], chk: dict[str, list[Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(
+    cols: dict[str, list[Any]], chk: dict[str, list[Any]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     data: dict[str, Any] = {}
     for c in _STR_COLS:
         # object, not pandas' "str" dtype: the texts are already Python strings, and copying
@@ -279,8 +298,10 @@ def _derive(records: pd.DataFrame, price: Price | None) -> None:
     if price is None:
         records["cost"] = np.full(len(records), math.nan)
         return
-    cols = [records[f].astype(object).where(records[f].notna(), None).tolist()
-            for f in ("prompt_tokens", "completion_tokens", "cached_tokens")]  # fmt: skip
+    cols = [
+        records[f].astype(object).where(records[f].notna(), None).tolist()
+        for f in ("prompt_tokens", "completion_tokens", "cached_tokens")
+    ]
     costs = [price.cost(p, c, k) for p, c, k in zip(*cols, strict=True)]
     records["cost"] = np.array([math.nan if v is None else v for v in costs], dtype=float)
 
@@ -340,7 +361,7 @@ def _known_stats(s: pd.Series) -> dict[str, Any]:
     known = s.dropna()
     if known.empty:
         return {"sum": None, "mean": None, "known": 0}
-    return {"sum": _num(known.sum()), "mean": _num(known.mean()), "known": int(len(known))}
+    return {"sum": _num(known.sum()), "mean": _num(known.mean()), "known": len(known)}
 
 
 def telemetry_block(df: pd.DataFrame, currency: str | None) -> dict[str, Any]:
@@ -353,19 +374,32 @@ def telemetry_block(df: pd.DataFrame, currency: str | None) -> dict[str, Any]:
     if cost is not None:
         cost["currency"] = currency
     return {
-        "latency_s": {**percentiles(ok["latency_s"].to_numpy(), (50, 95, 99)),
-                      "mean": _num(ok["latency_s"].mean()), "known": int(ok["latency_s"].notna().sum())},
-        "ttft_s": {**percentiles(ok["ttft_s"].to_numpy(), (50, 95, 99)),
-                   "mean": _num(ok["ttft_s"].mean()), "known": int(ok["ttft_s"].notna().sum())},
-        "tokens": {f.removesuffix("_tokens"): _known_stats(df[f].astype("Float64")) for f in TOKEN_FIELDS},
+        "latency_s": {
+            **percentiles(ok["latency_s"].to_numpy(), (50, 95, 99)),
+            "mean": _num(ok["latency_s"].mean()),
+            "known": int(ok["latency_s"].notna().sum()),
+        },
+        "ttft_s": {
+            **percentiles(ok["ttft_s"].to_numpy(), (50, 95, 99)),
+            "mean": _num(ok["ttft_s"].mean()),
+            "known": int(ok["ttft_s"].notna().sum()),
+        },
+        "tokens": {
+            f.removesuffix("_tokens"): _known_stats(df[f].astype("Float64")) for f in TOKEN_FIELDS
+        },
         "cost": cost,
         "finish_reasons": {str(k): int(v) for k, v in fr.items()},
         "truncated": int((df["finish_reason"] == "length").sum()),
-        "errors": {"total": int((df["status"] == "error").sum()),
-                   "by_type": {str(k): int(v) for k, v in errors.items()}},
-        "attempts": {"mean": _num(attempts.mean()), "max": _num(attempts.max()) if len(attempts) else None,
-                     "retried": int((attempts > 1).sum())},
-    }  # fmt: skip
+        "errors": {
+            "total": int((df["status"] == "error").sum()),
+            "by_type": {str(k): int(v) for k, v in errors.items()},
+        },
+        "attempts": {
+            "mean": _num(attempts.mean()),
+            "max": _num(attempts.max()) if len(attempts) else None,
+            "retried": int((attempts > 1).sum()),
+        },
+    }
 
 
 def _block(df: pd.DataFrame, currency: str | None) -> dict[str, Any]:
@@ -382,12 +416,32 @@ def _block(df: pd.DataFrame, currency: str | None) -> dict[str, Any]:
 def _check_table(data: RunData) -> pd.DataFrame:
     checks = data.checks
     if checks.empty:
-        return pd.DataFrame(columns=["check", "cases", "passed", "pass_rate", "ci_low", "ci_high",
-                                     "mean_score", "check_errors"])  # fmt: skip
+        return pd.DataFrame(
+            columns=[
+                "check",
+                "cases",
+                "passed",
+                "pass_rate",
+                "ci_low",
+                "ci_high",
+                "mean_score",
+                "check_errors",
+            ]
+        )
     g = checks.groupby("name", sort=True)
-    out = g.agg(cases=("passed", "size"), passed=("passed", "sum"), mean_score=("score", "mean"),
-                check_errors=("error", "sum")).reset_index().rename(columns={"name": "check"})  # fmt: skip
-    cis = [wilson_interval(int(p), int(n)) for p, n in zip(out["passed"], out["cases"], strict=True)]
+    out = (
+        g.agg(
+            cases=("passed", "size"),
+            passed=("passed", "sum"),
+            mean_score=("score", "mean"),
+            check_errors=("error", "sum"),
+        )
+        .reset_index()
+        .rename(columns={"name": "check"})
+    )
+    cis = [
+        wilson_interval(int(p), int(n)) for p, n in zip(out["passed"], out["cases"], strict=True)
+    ]
     out["pass_rate"] = out["passed"] / out["cases"]
     out["ci_low"] = [c[0] for c in cis]
     out["ci_high"] = [c[1] for c in cis]
@@ -416,15 +470,21 @@ def _repeats(data: RunData) -> tuple[pd.DataFrame | None, dict[str, Any] | None]
     if df.empty or int(df.groupby("case_id").size().max()) < 2:
         return None, None
     g = df.assign(err=df["status"] == "error").groupby("case_id", sort=True)
-    per = g.agg(category=("category", "first"), n=("passed_bool", "size"),
-                passed=("passed_bool", "sum"), errors=("err", "sum")).reset_index()  # fmt: skip
+    per = g.agg(
+        category=("category", "first"),
+        n=("passed_bool", "size"),
+        passed=("passed_bool", "sum"),
+        errors=("err", "sum"),
+    ).reset_index()
     non_err = df[df["status"] == "ok"].groupby("case_id")["passed_bool"].agg(["min", "max"])
     flaky_ids = set(non_err.index[non_err["min"] != non_err["max"]])
     per["pass_rate"] = per["passed"] / per["n"]
     per["flaky"] = per["case_id"].isin(flaky_ids)
     pairs = list(zip(per["n"].astype(int), per["passed"].astype(int), strict=True))
     kmax = max(n for n, _ in pairs)
-    pass_at = {str(k): _num(mean_pass_at_k([p for p in pairs if p[0] >= k], k)) for k in range(1, kmax + 1)}
+    pass_at = {
+        str(k): _num(mean_pass_at_k([p for p in pairs if p[0] >= k], k)) for k in range(1, kmax + 1)
+    }
     flaky = per[per["flaky"]]
     block = {
         "max_repeats": kmax,
@@ -449,20 +509,30 @@ def build_report(run: Run | RunData | str | Path) -> RunReport:
         "format_version": SUMMARY_FORMAT,
         "kind": "report",
         "run": {
-            "path": str(data.path), "run_id": m.run_id, "endpoint": m.endpoint.get("name"),
-            "model": m.endpoint.get("model"), "suite": m.suite.path, "repeats": m.repeats,
-            "status": m.status, "started_at": m.started_at, "finished_at": m.finished_at,
-            "scheduled": m.scheduled, "lines": data.raw_lines,
+            "path": str(data.path),
+            "run_id": m.run_id,
+            "endpoint": m.endpoint.get("name"),
+            "model": m.endpoint.get("model"),
+            "suite": m.suite.path,
+            "repeats": m.repeats,
+            "status": m.status,
+            "started_at": m.started_at,
+            "finished_at": m.finished_at,
+            "scheduled": m.scheduled,
+            "lines": data.raw_lines,
         },
         **overall,
         "categories": categories,
         "checks": {
-            str(r["check"]): {**rate_block(int(r["passed"]), int(r["cases"])),
-                              "mean_score": _num(r["mean_score"]), "check_errors": int(r["check_errors"])}
+            str(r["check"]): {
+                **rate_block(int(r["passed"]), int(r["cases"])),
+                "mean_score": _num(r["mean_score"]),
+                "check_errors": int(r["check_errors"]),
+            }
             for r in check_table.to_dict("records")
         },
         "repeats": repeats,
-    }  # fmt: skip
+    }
     rows = [_flatten("all", overall)] + [_flatten(c, b) for c, b in categories.items()]
     return RunReport(data, summary, pd.DataFrame(rows), check_table, per_case)
 

@@ -12,11 +12,11 @@ The containment is layered so that each layer covers what the one before it miss
   so no grandchild survives, including ones that called ``setsid()`` to leave the process group.
   Where the PID namespace is unavailable the harness scans ``/proc`` for the session and (as
   root) the sandbox uid and kills what it finds.
-* **Privileges (root).** The contained process runs as a dedicated, otherwise unused uid per
-  concurrency slot (64999, 64998, ...): it cannot signal the harness (EPERM), cannot write files
-  owned by others, and ``RLIMIT_NPROC`` (which root ignores) bounds a fork bomb, counting only
-  that slot's processes. ``PR_SET_NO_NEW_PRIVS`` prevents regaining privileges through setuid
-  binaries.
+* **Privileges (root).** The contained process runs as an otherwise unused uid (64999 and
+  down, skipping real accounts) that the run holds exclusively, machine-wide (an ``flock``): it
+  cannot signal the harness (EPERM), cannot write files owned by others, and ``RLIMIT_NPROC``
+  (which root ignores) bounds a fork bomb, counting only this run's processes.
+  ``PR_SET_NO_NEW_PRIVS`` prevents regaining privileges through setuid binaries.
 * **Namespaces.** A network namespace (loopback down: even 127.0.0.1 is unreachable), a mount
   namespace (a private size-limited tmpfs over /tmp, /var/tmp, /dev/shm, /run/lock; directories
   the sandbox uid cannot traverse, such as a 0700 /root holding the interpreter, are masked
@@ -68,7 +68,7 @@ class SandboxLimits:
     """Resource limits for one check; the defaults suit HumanEval/MBPP-sized tasks."""
 
     wall_s: float = 10.0
-    cpu_s: float = 10.0
+    cpu_s: float = 10.0  # RLIMIT_CPU has whole-second granularity: rounded up
     memory_mb: int = 512
     #: Cap on captured stdout+stderr together. Exceeding it kills the process and fails the
     #: check (deterministically, whether or not the process would have finished in time).
@@ -110,8 +110,7 @@ class _SlotPool:
     """A semaphore that hands out slot numbers and works across event loops and threads.
 
     ``asyncio.Semaphore`` binds to the first loop that waits on it, so a module-level one
-    breaks the second ``asyncio.run`` in a process. Each slot owns a sandbox uid, which is why
-    the slots are numbered rather than counted.
+    breaks the second ``asyncio.run`` in a process. The slot number seeds the uid search.
     """
 
     def __init__(self, size: int) -> None:
@@ -744,7 +743,13 @@ def run_tests(cwd, protected):
     try:
         with open(os.path.join(cwd, "tests.py"), encoding="utf-8") as fh:
             tests = compile(fh.read(), os.path.join(cwd, "tests.py"), "exec")
-        solution = __import__("solution")
+        # exec into a registered module rather than import: code that runs at module level
+        # (say, a multiprocessing.Pool) must not hold the import lock, as a script would not.
+        solution = types.ModuleType("solution")
+        solution.__file__ = solution_file
+        sys.modules["solution"] = solution
+        with open(solution_file, encoding="utf-8") as fh:
+            exec(compile(fh.read(), solution_file, "exec"), solution.__dict__)
         candidate = getattr(solution, entry) if entry else None
         # The tests get a module of their own, registered as __main__ (unittest.main() looks
         # there), seeded with the solution's names so bare MBPP-style asserts work.
@@ -880,12 +885,12 @@ def main():
     status = int(data)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # die of the same signal, without a core
         try:
             signal.signal(sig, signal.SIG_DFL)
-            os.kill(os.getpid(), sig)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # SIGKILL cannot be (and need not be) reset
             pass
+        os.kill(os.getpid(), sig)
         os._exit(128 + sig)
     os._exit(os.waitstatus_to_exitcode(status))
 

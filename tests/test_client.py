@@ -345,6 +345,8 @@ def test_classification_table() -> None:
         assert len(a.error.message) <= 503
     assert attempts[3].error is not None
     assert attempts[3].error.code == "model_not_found"
+    assert attempts[6].error is not None
+    assert "field required" in attempts[6].error.message  # no `message`: the body is quoted
     assert attempts[10].error is not None
     assert attempts[10].error.code == "Arrearage"
 

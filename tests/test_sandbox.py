@@ -218,6 +218,20 @@ def test_isolation_report_as_root() -> None:
         assert report[layer], layer
 
 
+def test_death_by_signal_is_reported() -> None:
+    r = run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "")
+    assert not r.passed
+    assert r.killed_reason == "signal 9"
+    assert r.exit_code is None
+    segv = run("import ctypes\nctypes.string_at(0)\n", "")
+    assert segv.killed_reason == "signal 11"
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="wall_s"):
+        SandboxLimits(wall_s=0)
+
+
 # --- hostile cases ------------------------------------------------------------------------
 
 

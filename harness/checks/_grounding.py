@@ -9,8 +9,10 @@
    languages `language` knows, cut to their first 6 letters (a crude stem: "refunds" and
    "refunded" meet at "refund"); Han, kana, Hangul and Thai as overlapping character pairs.
 4. Support of a claim by a chunk = max(share of the claim's tokens found in the chunk,
-   rapidfuzz ``partial_ratio`` of the two texts / 100). The claim is measured against the
-   chunks it cites, or every chunk when it cites none, and the best chunk counts.
+   rapidfuzz ``partial_ratio`` of the two texts / 100), the second only when the claim is no
+   longer than the chunk (it aligns the shorter text inside the longer: a short chunk "inside"
+   a long claim supports none of the rest). The claim is measured against the chunks it cites,
+   or every chunk when it cites none, and the best chunk counts.
 5. Every number in a claim must occur (same value) in that best chunk; otherwise the claim is
    unsupported whatever its overlap.
 
@@ -132,7 +134,11 @@ def support(claim: str, sources: Sequence[Source]) -> Support:
     best = Support(0.0, None, [f.text for f in numbers])
     for src in sources:
         overlap = len(claim_tokens & src.tokens) / len(claim_tokens) if claim_tokens else 0.0
-        score = max(overlap, fuzz.partial_ratio(processed, src.processed) / 100.0)
+        score = overlap
+        if len(processed) <= len(src.processed):
+            # Only when the claim fits inside the chunk: partial_ratio aligns the shorter text
+            # within the longer, and a chunk shorter than the claim says nothing of the rest.
+            score = max(score, fuzz.partial_ratio(processed, src.processed) / 100.0)
         missing = [f.text for f in numbers if round(f.value, 9) not in src.numbers]
         if best.chunk is None or (not missing, score) > (not best.missing_numbers, best.score):
             best = Support(score, src.id, missing)

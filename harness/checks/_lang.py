@@ -226,7 +226,10 @@ def _latin(text: str) -> Detection:
     shown = {k: v for k, v in ranked if v > 0}
     if top == 0:
         return Detection(
-            None, "latin", scores=shown, reason=f"no function words ({len(tokens)} words)"
+            None,
+            "latin",
+            scores=shown,
+            reason=f"no function words in {len(tokens)} word{'s' if len(tokens) != 1 else ''}",
         )
     if ranked[1][1] == top:
         tied = ", ".join(k for k, v in ranked if v == top)

@@ -24,7 +24,9 @@ __all__ = ["summary_json", "write_outputs"]
 
 def summary_json(obj: RunReport | RunDiff) -> bytes:
     """The `--json` document (NaN written as null: unknown, not zero)."""
-    return orjson.dumps(obj.summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+    return (
+        orjson.dumps(obj.summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+    )
 
 
 def _dest(p: str | Path | None, flag: str) -> Path | None:
@@ -67,7 +69,11 @@ def write_outputs(
         href = html_href
         if href is None:
             h = dests["html"]
-            default = "report.html" if getattr(obj, "summary", {}).get("kind") == "report" else "diff.html"
+            default = (
+                "report.html"
+                if getattr(obj, "summary", {}).get("kind") == "report"
+                else "diff.html"
+            )
             href = os.path.relpath(h, p.parent).replace(os.sep, "/") if h is not None else default
         write_text(p, md_mod.render_markdown(obj, html_href=href))
         written.append(p)

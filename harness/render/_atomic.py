@@ -6,20 +6,20 @@ never a half-written report, and a failure while rendering leaves no file behind
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 
 @contextmanager
-def atomic_text(path: Path, *, newline: str | None = None) -> Iterator[IO[str]]:
+def atomic_text(path: Path, *, newline: str | None = None) -> Iterator[io.TextIOWrapper]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+        with io.open(fd, "w", encoding="utf-8", newline=newline) as f:  # noqa: UP020
             yield f
             f.flush()
             os.fsync(f.fileno())

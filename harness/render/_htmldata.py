@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from harness.render._prompts import MAX_TEXT, load_prompts
-from harness.report import pause_gc
 from harness.render._textdiff import mark_pairs
+from harness.report import pause_gc
 
 if TYPE_CHECKING:
     from harness.diff import RunDiff
@@ -39,9 +39,11 @@ _RANK = {"regressed": 0, "improved": 1, "still_failing": 2, "changed": 3, "added
 _INTERESTING = {"fail", "error", "regressed", "improved", "still_failing"}
 
 
-def _floats(s: pd.Series) -> list[Any]:
-    """Numbers as floats, unknown as NaN (orjson writes NaN as null)."""
-    return s.to_numpy(dtype=float, na_value=np.nan).tolist()
+def _floats(s: pd.Series, decimals: int | None = None) -> np.ndarray:
+    """Numbers as a float array, unknown as NaN: orjson writes arrays without a Python float
+    per value, and NaN as null (unknown, not zero)."""
+    arr = s.to_numpy(dtype=float, na_value=np.nan)
+    return arr if decimals is None else np.round(arr, decimals)
 
 
 def _clip(values: Sequence[Any], limits: Sequence[int]) -> list[str | None]:
@@ -59,7 +61,8 @@ def _clip(values: Sequence[Any], limits: Sequence[int]) -> list[str | None]:
 def _limits(interesting: np.ndarray, sides: int) -> list[int]:
     n = len(interesting)
     rest = max(MIN_TEXT, min(MAX_TEXT, TEXT_BUDGET // max(1, 2 * n * sides)))
-    return np.where(interesting, MAX_TEXT, rest).tolist()
+    limits: list[int] = np.where(interesting, MAX_TEXT, rest).tolist()
+    return limits
 
 
 def _side(data: RunData, interesting: np.ndarray, sides: int = 1) -> dict[str, Any]:
@@ -67,22 +70,28 @@ def _side(data: RunData, interesting: np.ndarray, sides: int = 1) -> dict[str, A
     df = data.records
     limits = _limits(interesting, sides)
     c = data.checks.sort_values("row", kind="stable")
-    off = np.searchsorted(c["row"].to_numpy(), np.arange(len(df) + 1)).tolist()
+    off = np.searchsorted(c["row"].to_numpy(), np.arange(len(df) + 1))
     err_text = [
-        None if not isinstance(t, str) else f"{t}{f' {int(sc)}' if sc == sc else ''}: {m if isinstance(m, str) else ''}"
-        for t, sc, m in zip(df["error_type"].tolist(), _floats(df["error_status_code"]),
-                            df["error_message"].tolist(), strict=True)
-    ]  # fmt: skip
+        None
+        if not isinstance(t, str)
+        else f"{t}{f' {int(sc)}' if sc == sc else ''}: {m if isinstance(m, str) else ''}"
+        for t, sc, m in zip(
+            df["error_type"].tolist(),
+            _floats(df["error_status_code"]).tolist(),
+            df["error_message"].tolist(),
+            strict=True,
+        )
+    ]
     tool_calls = [
         [[t.get("name"), _clip([t.get("arguments")], [_DETAIL_MAX])[0]] for t in tc] if tc else None
         for tc in df["tool_calls"].tolist()
     ]
     return {
         "v": df["verdict"].tolist(),
-        "s": _floats(df["score"]),
+        "s": _floats(df["score"], 4),
         "fr": [v if isinstance(v, str) else None for v in df["finish_reason"].tolist()],
-        "lat": _floats(df["latency_s"]),
-        "ttft": _floats(df["ttft_s"]),
+        "lat": _floats(df["latency_s"], 4),
+        "ttft": _floats(df["ttft_s"], 4),
         "ptok": _floats(df["prompt_tokens"]),
         "ctok": _floats(df["completion_tokens"]),
         "rtok": _floats(df["reasoning_tokens"]),
@@ -96,10 +105,10 @@ def _side(data: RunData, interesting: np.ndarray, sides: int = 1) -> dict[str, A
         "chk": {
             "off": off,
             "name": c["name"].tolist(),
-            "passed": c["passed"].tolist(),
-            "score": _floats(c["score"]),
+            "passed": c["passed"].to_numpy(dtype=bool),
+            "score": _floats(c["score"], 4),
             "detail": _clip(c["detail"].tolist(), [_DETAIL_MAX] * len(c)),
-            "error": c["error"].tolist(),
+            "error": c["error"].to_numpy(dtype=bool),
         },
     }
 
@@ -107,7 +116,9 @@ def _side(data: RunData, interesting: np.ndarray, sides: int = 1) -> dict[str, A
 def _prompts(data: Sequence[RunData]) -> tuple[dict[str, Any], str | None]:
     hashes: dict[str, str] = {}
     for d in data:
-        hashes.update(zip(d.records["case_id"].tolist(), d.records["case_hash"].tolist(), strict=True))
+        hashes.update(
+            zip(d.records["case_id"].tolist(), d.records["case_hash"].tolist(), strict=True)
+        )
     return load_prompts(data[-1].manifest.suite.path, hashes)
 
 
@@ -133,13 +144,27 @@ def report_payload(report: RunReport) -> dict[str, Any]:
         side = _side(data, df["verdict"].isin(list(_INTERESTING)).to_numpy())
         ids = df["case_id"].tolist()
         repeats = df["repeat"].to_numpy(dtype=float, na_value=0).tolist()
-        rows = {"id": ids, "r": repeats, "cat": df["category"].tolist(), "tags": df["tags"].tolist()}
+        rows: dict[str, Any] = {
+            "id": ids,
+            "r": df["repeat"].to_numpy(dtype=np.int64, na_value=0),
+            "cat": df["category"].tolist(),
+            "tags": df["tags"].tolist(),
+        }
         order = _default_order(ids, repeats)
     with_repeats = bool(len(df)) and max(repeats) > 0
-    columns = [["id", "Case", "text"], ["r", "Rep", "int"], ["cat", "Category", "text"],
-               ["v", "Verdict", "verdict"], ["s", "Score", "score"], ["fr", "Finish", "finish"],
-               ["lat", "Latency", "secs"], ["ttft", "TTFT", "secs"], ["ctok", "Out tokens", "int"],
-               ["att", "Attempts", "int"], ["fail", "Failed checks", "list"]]  # fmt: skip
+    columns = [
+        ["id", "Case", "text"],
+        ["r", "Rep", "int"],
+        ["cat", "Category", "text"],
+        ["v", "Verdict", "verdict"],
+        ["s", "Score", "score"],
+        ["fr", "Finish", "finish"],
+        ["lat", "Latency", "secs"],
+        ["ttft", "TTFT", "secs"],
+        ["ctok", "Out tokens", "int"],
+        ["att", "Attempts", "int"],
+        ["fail", "Failed checks", "list"],
+    ]
     prompts, note = _prompts([data])
     return {
         "mode": "report",
@@ -150,7 +175,12 @@ def report_payload(report: RunReport) -> dict[str, Any]:
         "rows": rows,
         "sides": [side],
         "categories": _options(rows["cat"]),
-        "statuses": [["pass", "pass"], ["fail", "fail"], ["error", "error"], ["measured", "measured only"]],
+        "statuses": [
+            ["pass", "pass"],
+            ["fail", "fail"],
+            ["error", "error"],
+            ["measured", "measured only"],
+        ],
         "checks": _options(data.checks["name"].unique().tolist()),
         "prompts": prompts,
         "promptNote": note,
@@ -184,24 +214,49 @@ def diff_payload(diff: RunDiff) -> dict[str, Any]:
             if blist[i] >= 0 and clist[i] >= 0 and transitions[i] != "changed"
         )
         rows: dict[str, Any] = {
-            "id": ids, "r": repeats, "cat": p["category"].tolist(), "t": transitions,
-            "ds": _floats(p["score_delta"]), "crit": p["critical"].tolist(), "brow": blist, "crow": clist,
+            "id": ids,
+            "r": p["repeat"].to_numpy(dtype=np.int64, na_value=0),
+            "cat": p["category"].tolist(),
+            "t": transitions,
+            "ds": _floats(p["score_delta"], 4),
+            "crit": p["critical"].to_numpy(dtype=bool),
+            "brow": brow,
+            "crow": crow,
             "bm": [marks[i][0] if i in marks else None for i in range(len(p))],
             "cm": [marks[i][1] if i in marks else None for i in range(len(p))],
-        }  # fmt: skip
+        }
     with_repeats = bool(len(p)) and max(repeats) > 0
-    columns = [["id", "Case", "text"], ["r", "Rep", "int"], ["cat", "Category", "text"],
-               ["t", "Change", "transition"], ["bv", "Base", "verdict"], ["cv", "Cand", "verdict"],
-               ["bs", "Base score", "score"], ["cs", "Cand score", "score"], ["ds", "Δ score", "delta"],
-               ["blat", "Base latency", "secs"], ["clat", "Cand latency", "secs"],
-               ["cfr", "Cand finish", "finish"], ["fail", "Failed checks", "list"]]  # fmt: skip
-    labels = {"regressed": "regressed (pass → fail)", "improved": "improved (fail → pass)",
-              "still_failing": "still failing", "still_passing": "still passing",
-              "measured": "measured only", "changed": "case changed", "added": "added",
-              "removed": "removed", "unpaired": "repeat in one run only"}  # fmt: skip
+    columns = [
+        ["id", "Case", "text"],
+        ["r", "Rep", "int"],
+        ["cat", "Category", "text"],
+        ["t", "Change", "transition"],
+        ["bv", "Base", "verdict"],
+        ["cv", "Cand", "verdict"],
+        ["bs", "Base score", "score"],
+        ["cs", "Cand score", "score"],
+        ["ds", "Δ score", "delta"],
+        ["blat", "Base latency", "secs"],
+        ["clat", "Cand latency", "secs"],
+        ["cfr", "Cand finish", "finish"],
+        ["fail", "Failed checks", "list"],
+    ]
+    labels = {
+        "regressed": "regressed (pass → fail)",
+        "improved": "improved (fail → pass)",
+        "still_failing": "still failing",
+        "still_passing": "still passing",
+        "measured": "measured only",
+        "changed": "case changed",
+        "added": "added",
+        "removed": "removed",
+        "unpaired": "repeat in one run only",
+    }
     present = set(transitions)
     prompts, note = _prompts([diff.base, diff.cand])
-    names = set(diff.base.checks["name"].unique().tolist()) | set(diff.cand.checks["name"].unique().tolist())
+    names = set(diff.base.checks["name"].unique().tolist()) | set(
+        diff.cand.checks["name"].unique().tolist()
+    )
     return {
         "mode": "diff",
         "n": len(p),
@@ -210,7 +265,7 @@ def diff_payload(diff: RunDiff) -> dict[str, Any]:
         "columns": [c for c in columns if with_repeats or c[0] != "r"],
         "rows": rows,
         "sides": [base, cand],
-        "categories": _options(rows["cat"]),
+        "categories": _options(p["category"].tolist()),
         "statuses": [[k, v] for k, v in labels.items() if k in present],
         "checks": _options(list(names)),
         "prompts": prompts,

@@ -38,7 +38,9 @@ def _content_text(content: Any) -> str:
     return "\n".join(parts)
 
 
-def load_prompts(suite_path: str, hashes: Mapping[str, str]) -> tuple[dict[str, list[list[str]]], str | None]:
+def load_prompts(
+    suite_path: str, hashes: Mapping[str, str]
+) -> tuple[dict[str, list[list[str]]], str | None]:
     """`{case_id: [[role, text], ...]}` for the cases in `hashes` (id -> case_hash), and a note."""
     path = Path(suite_path)
     if not suite_path or not path.exists():
@@ -67,5 +69,9 @@ def load_prompts(suite_path: str, hashes: Mapping[str, str]) -> tuple[dict[str, 
     except Exception as exc:  # a best-effort enrichment: any failure only hides the prompts
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return {}, f"prompts not shown: the suite could not be loaded ({first})"
-    note = f"{stale} case(s) changed in the suite since the run: their prompts are not shown" if stale else None
+    note = (
+        f"{stale} case(s) changed in the suite since the run: their prompts are not shown"
+        if stale
+        else None
+    )
     return out, note

@@ -10,7 +10,8 @@ module's rules (commas, quotes, newlines), UTF-8, so ``pandas.read_csv(path)`` r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+import io
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -26,25 +27,64 @@ __all__ = ["TEXT_COLUMNS", "diff_frame", "read_csv", "report_frame", "write_csv"
 
 #: Columns that hold text; `read_csv` reads them as strings.
 TEXT_COLUMNS = (
-    "case_id", "category", "case_hash", "tags", "endpoint", "model", "status", "verdict",
-    "error.type", "error.code", "error.message", "finish_reason", "started_at", "output.content",
-    "output.reasoning", "output.tool_calls", "transition", "base.verdict", "cand.verdict",
-    "base.finish_reason", "cand.finish_reason", "base.error.type", "cand.error.type",
-    "base.failed_checks", "cand.failed_checks", "base.output.content", "cand.output.content",
-)  # fmt: skip
+    "case_id",
+    "category",
+    "case_hash",
+    "tags",
+    "endpoint",
+    "model",
+    "status",
+    "verdict",
+    "error.type",
+    "error.code",
+    "error.message",
+    "finish_reason",
+    "started_at",
+    "output.content",
+    "output.reasoning",
+    "output.tool_calls",
+    "transition",
+    "base.verdict",
+    "cand.verdict",
+    "base.finish_reason",
+    "cand.finish_reason",
+    "base.error.type",
+    "cand.error.type",
+    "base.failed_checks",
+    "cand.failed_checks",
+    "base.output.content",
+    "cand.output.content",
+)
 
 _RECORD_COLUMNS = {
-    "case_id": "case_id", "repeat": "repeat", "category": "category", "case_hash": "case_hash",
-    "endpoint": "endpoint", "model": "model", "status": "status", "verdict": "verdict",
-    "passed": "passed", "score": "score", "error_type": "error.type",
-    "error_status_code": "error.status_code", "error_code": "error.code",
-    "error_message": "error.message", "finish_reason": "finish_reason",
-    "prompt_tokens": "usage.prompt_tokens", "completion_tokens": "usage.completion_tokens",
-    "reasoning_tokens": "usage.reasoning_tokens", "cached_tokens": "usage.cached_tokens",
-    "total_tokens": "usage.total_tokens", "latency_s": "latency_s", "ttft_s": "ttft_s",
-    "attempts": "attempts", "cost": "cost", "started_at": "started_at",
-    "content": "output.content", "reasoning": "output.reasoning",
-}  # fmt: skip
+    "case_id": "case_id",
+    "repeat": "repeat",
+    "category": "category",
+    "case_hash": "case_hash",
+    "endpoint": "endpoint",
+    "model": "model",
+    "status": "status",
+    "verdict": "verdict",
+    "passed": "passed",
+    "score": "score",
+    "error_type": "error.type",
+    "error_status_code": "error.status_code",
+    "error_code": "error.code",
+    "error_message": "error.message",
+    "finish_reason": "finish_reason",
+    "prompt_tokens": "usage.prompt_tokens",
+    "completion_tokens": "usage.completion_tokens",
+    "reasoning_tokens": "usage.reasoning_tokens",
+    "cached_tokens": "usage.cached_tokens",
+    "total_tokens": "usage.total_tokens",
+    "latency_s": "latency_s",
+    "ttft_s": "ttft_s",
+    "attempts": "attempts",
+    "cost": "cost",
+    "started_at": "started_at",
+    "content": "output.content",
+    "reasoning": "output.reasoning",
+}
 
 
 def _check_columns(data: RunData) -> dict[str, Any]:
@@ -76,20 +116,36 @@ def report_frame(report: RunReport) -> pd.DataFrame:
     df = report.data.records
     cols: dict[str, Any] = {new: df[old] for old, new in _RECORD_COLUMNS.items()}
     cols["tags"] = [";".join(t) for t in df["tags"]]
-    cols["output.tool_calls"] = [orjson.dumps(tc).decode() if tc else None for tc in df["tool_calls"]]
+    cols["output.tool_calls"] = [
+        orjson.dumps(tc).decode() if tc else None for tc in df["tool_calls"]
+    ]
     cols.update(_check_columns(report.data))
     out = pd.DataFrame(cols)
-    order = ["case_id", "repeat", "category", "tags"] + [c for c in out.columns if c not in
-                                                          ("case_id", "repeat", "category", "tags")]  # fmt: skip
+    order = ["case_id", "repeat", "category", "tags"] + [
+        c for c in out.columns if c not in ("case_id", "repeat", "category", "tags")
+    ]
     return out[order]
 
 
 def _failed(data: RunData) -> list[str]:
     c = data.checks
     failed: list[list[str]] = [[] for _ in range(len(data.records))]
-    for row, name in zip(c.loc[~c["passed"], "row"].tolist(), c.loc[~c["passed"], "name"].tolist(), strict=True):
+    for row, name in zip(
+        c.loc[~c["passed"], "row"].tolist(), c.loc[~c["passed"], "name"].tolist(), strict=True
+    ):
         failed[row].append(name)
     return [";".join(f) for f in failed]
+
+
+def _object_column(present: np.ndarray, values: np.ndarray) -> pd.Series:
+    """Values where present, None elsewhere, kept as Python objects.
+
+    dtype=object: pandas 3 would otherwise copy the texts into a new Arrow string column
+    (hundreds of MB for a 100,000-record diff).
+    """
+    arr = np.empty(len(present), dtype=object)
+    arr[present] = values[present]
+    return pd.Series(arr, dtype=object, copy=False)  # type: ignore[call-overload, unused-ignore]
 
 
 _DIFF_TEXT = ("verdict", "finish_reason", "error_type", "content")
@@ -98,12 +154,28 @@ _DIFF_TEXT = ("verdict", "finish_reason", "error_type", "content")
 def diff_frame(diff: RunDiff) -> pd.DataFrame:
     """The diff CSV as a DataFrame (one row per (case_id, repeat) in either run)."""
     p = diff.pairs
-    out = pd.DataFrame({"case_id": p["case_id"], "repeat": p["repeat"], "category": p["category"],
-                        "transition": p["transition"], "critical": p["critical"]})  # fmt: skip
-    fields = {"verdict": "verdict", "score": "score", "finish_reason": "finish_reason",
-              "latency_s": "latency_s", "ttft_s": "ttft_s", "prompt_tokens": "usage.prompt_tokens",
-              "completion_tokens": "usage.completion_tokens", "reasoning_tokens": "usage.reasoning_tokens",
-              "cost": "cost", "error_type": "error.type", "content": "output.content"}  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "case_id": p["case_id"],
+            "repeat": p["repeat"],
+            "category": p["category"],
+            "transition": p["transition"],
+            "critical": p["critical"],
+        }
+    )
+    fields = {
+        "verdict": "verdict",
+        "score": "score",
+        "finish_reason": "finish_reason",
+        "latency_s": "latency_s",
+        "ttft_s": "ttft_s",
+        "prompt_tokens": "usage.prompt_tokens",
+        "completion_tokens": "usage.completion_tokens",
+        "reasoning_tokens": "usage.reasoning_tokens",
+        "cost": "cost",
+        "error_type": "error.type",
+        "content": "output.content",
+    }
     for side, data, rows in (("base", diff.base, p["brow"]), ("cand", diff.cand, p["crow"])):
         idx = rows.to_numpy()
         present = idx >= 0
@@ -112,12 +184,12 @@ def diff_frame(diff: RunDiff) -> pd.DataFrame:
         for old, new in fields.items():
             if old in _DIFF_TEXT:
                 # dtype=object: pandas 3 would copy the texts into a new Arrow string column.
-                out[f"{side}.{new}"] = pd.Series(np.where(present, src[old].to_numpy(dtype=object), None), dtype=object)
+                out[f"{side}.{new}"] = _object_column(present, src[old].to_numpy(dtype=object))
             else:
                 values = src[old].to_numpy(dtype=float, na_value=np.nan)
                 out[f"{side}.{new}"] = np.where(present, values, np.nan)
-        out[f"{side}.failed_checks"] = pd.Series(np.where(present, failed, None), dtype=object)
-    out.insert(out.columns.get_loc("cand.score") + 1, "score_delta", p["score_delta"].to_numpy())
+        out[f"{side}.failed_checks"] = _object_column(present, failed)
+    out.insert(list(out.columns).index("cand.score") + 1, "score_delta", p["score_delta"].to_numpy())
     return out
 
 
@@ -125,7 +197,7 @@ _BATCH_ROWS = 10_000
 
 
 def _arrow_schema(frame: pd.DataFrame) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
     fields = []
     for name, dtype in frame.dtypes.items():
@@ -141,7 +213,7 @@ def _arrow_schema(frame: pd.DataFrame) -> Any:
     return pa.schema(fields)
 
 
-def _write_arrow(frame: pd.DataFrame, f: IO[str]) -> bool:
+def _write_arrow(frame: pd.DataFrame, f: io.TextIOWrapper) -> bool:
     """Write with pyarrow's CSV writer when it is installed (it is, through `datasets`).
 
     ~15x faster than ``DataFrame.to_csv`` on a 100,000-record report (56 columns, 200 MB): the
@@ -149,13 +221,13 @@ def _write_arrow(frame: pd.DataFrame, f: IO[str]) -> bool:
     Arrow copy of the texts is never the whole file. Every string is quoted.
     """
     try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+        import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+        import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]
     except ImportError:  # pragma: no cover - pyarrow comes with `datasets`
         return False
     schema = _arrow_schema(frame)
     f.flush()
-    options = pacsv.WriteOptions(quoting_style="needed")  # type: ignore[call-arg]
+    options = pacsv.WriteOptions(quoting_style="needed")
     with pacsv.CSVWriter(f.buffer, schema, write_options=options) as writer:
         for start in range(0, max(len(frame), 1), _BATCH_ROWS):
             part = frame.iloc[start : start + _BATCH_ROWS]
@@ -177,4 +249,5 @@ def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     dtypes = {c: "str" for c in header if c in TEXT_COLUMNS or c.endswith(".detail")}
     options: dict[str, Any] = {"dtype": dtypes, "keep_default_na": False, "na_values": [""]}
     options.update(kwargs)
-    return pd.read_csv(path, **options)
+    frame: pd.DataFrame = pd.read_csv(path, **options)
+    return frame

@@ -41,11 +41,13 @@ _MARK = "\x00harness-data\x00"
 
 
 def _static(name: str) -> str:
-    return (importlib.resources.files("harness.render") / "static" / name).read_text(encoding="utf-8")
+    return (importlib.resources.files("harness.render") / "static" / name).read_text(
+        encoding="utf-8"
+    )
 
 
 def _fmtv(v: Any, kind: str, currency: str | None = None, signed: bool = False) -> str:
-    if not _fmt.known(v):
+    if v is None or not _fmt.known(v):
         return _fmt.NA
     sign = "+" if signed and float(v) > 0 else ""
     if kind == "secs":
@@ -58,7 +60,7 @@ def _fmtv(v: Any, kind: str, currency: str | None = None, signed: bool = False) 
 
 
 def _direction(row: dict[str, Any], up_is_bad: bool | None) -> str:
-    d = row.get("delta")
+    d: Any = row.get("delta")
     if up_is_bad is None or not _fmt.known(d) or float(d) == 0:
         return ""
     return "worse" if (float(d) > 0) == up_is_bad else "better"
@@ -73,10 +75,20 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     filters: dict[str, Callable[..., str]] = {
-        "pct": _fmt.pct, "ci": _fmt.ci, "points": _fmt.points, "ci_points": _fmt.ci_points,
-        "secs": _fmt.secs, "num": _fmt.num, "mean": _fmt.mean, "pval": _fmt.pval,
-        "signed_pct": _fmt.signed_pct, "score": _fmt.score, "money": _fmt.money, "fmtv": _fmtv, "direction": _direction,
-    }  # fmt: skip
+        "pct": _fmt.pct,
+        "ci": _fmt.ci,
+        "points": _fmt.points,
+        "ci_points": _fmt.ci_points,
+        "secs": _fmt.secs,
+        "num": _fmt.num,
+        "mean": _fmt.mean,
+        "pval": _fmt.pval,
+        "signed_pct": _fmt.signed_pct,
+        "score": _fmt.score,
+        "money": _fmt.money,
+        "fmtv": _fmtv,
+        "direction": _direction,
+    }
     env.filters.update(filters)
     return env
 
@@ -123,7 +135,9 @@ def json_for_script(payload: Any) -> bytes:
 
 def _run_ctx(info: dict[str, Any], data: RunData) -> dict[str, Any]:
     ep = data.manifest.endpoint
-    sim = ep.get("preset") == "sim" or any(str(ep.get(k) or "").startswith("sim") for k in ("name", "model"))
+    sim = ep.get("preset") == "sim" or any(
+        str(ep.get(k) or "").startswith("sim") for k in ("name", "model")
+    )
     return {**info, "simulator": sim}
 
 
@@ -138,8 +152,11 @@ def _report_ctx(report: RunReport) -> dict[str, Any]:
         "blocks": blocks,
         "checks": list(s["checks"].items()),
         "charts": {
-            "pass_rate": charts.pass_rate_chart([b[0] for b in blocks], [b[1]["pass_rate"] for b in blocks],
-                                                [b[1]["ci"] for b in blocks]),  # fmt: skip
+            "pass_rate": charts.pass_rate_chart(
+                [b[0] for b in blocks],
+                [b[1]["pass_rate"] for b in blocks],
+                [b[1]["ci"] for b in blocks],
+            ),
             "latency": charts.latency_chart(lat),
         },
     }
@@ -152,7 +169,14 @@ def _telemetry_rows(tel: dict[str, Any]) -> list[tuple[str, dict[str, Any], str,
     for p in ("p50", "p95"):
         rows.append((f"TTFT {p}", tel["ttft_s"][p], "secs", True))
     for k in ("prompt", "completion", "reasoning", "cached"):
-        rows.append((f"{k} tokens (mean per record)", tel["tokens"][k]["mean"], "mean", None if k == "cached" else True))
+        rows.append(
+            (
+                f"{k} tokens (mean per record)",
+                tel["tokens"][k]["mean"],
+                "mean",
+                None if k == "cached" else True,
+            )
+        )
     rows.append(("total tokens (sum)", tel["tokens"]["total"]["sum"], "num", True))
     rows.append(("estimated cost (sum)", tel["cost"], "money", True))
     rows.append(("truncated (finish_reason length)", tel["truncated"], "num", True))
@@ -168,7 +192,8 @@ def _diff_ctx(diff: RunDiff) -> dict[str, Any]:
 
     def lat(data: RunData, rows: Any) -> np.ndarray:
         df = data.records.iloc[rows]
-        return df.loc[df["status"] == "ok", "latency_s"].to_numpy(float)
+        values: np.ndarray = df.loc[df["status"] == "ok", "latency_s"].to_numpy(float)
+        return values
 
     names = [b[0] for b in blocks]
     return {
@@ -179,13 +204,22 @@ def _diff_ctx(diff: RunDiff) -> dict[str, Any]:
         "telemetry": _telemetry_rows(s["telemetry"]),
         "currency": s["telemetry"]["cost"]["currency"],
         "charts": {
-            "compare": charts.compare_chart(names, [b[1]["base"] for b in blocks], [b[1]["cand"] for b in blocks],
-                                            [b[1]["base_ci"] for b in blocks], [b[1]["cand_ci"] for b in blocks]),
-            "latency": charts.latency_chart({"base": lat(diff.base, aligned["brow"].to_numpy()),
-                                             "candidate": lat(diff.cand, aligned["crow"].to_numpy())},
-                                            colors=[charts.BASE_COLOR, charts.CAND_COLOR]),
+            "compare": charts.compare_chart(
+                names,
+                [b[1]["base"] for b in blocks],
+                [b[1]["cand"] for b in blocks],
+                [b[1]["base_ci"] for b in blocks],
+                [b[1]["cand_ci"] for b in blocks],
+            ),
+            "latency": charts.latency_chart(
+                {
+                    "base": lat(diff.base, aligned["brow"].to_numpy()),
+                    "candidate": lat(diff.cand, aligned["crow"].to_numpy()),
+                },
+                colors=[charts.BASE_COLOR, charts.CAND_COLOR],
+            ),
         },
-    }  # fmt: skip
+    }
 
 
 def _pieces(obj: RunReport | RunDiff) -> Iterator[str | bytes]:
@@ -194,9 +228,12 @@ def _pieces(obj: RunReport | RunDiff) -> Iterator[str | bytes]:
     payload = diff_payload(obj) if is_diff else report_payload(obj)  # type: ignore[arg-type]
     template = _ENV.get_template("diff.html.j2" if is_diff else "report.html.j2")
     page = template.render(
-        **ctx, version=__version__, css=Markup(_static("style.css")), js=Markup(_static("cases.js")),
+        **ctx,
+        version=__version__,
+        css=Markup(_static("style.css")),
+        js=Markup(_static("cases.js")),
         data=Markup(_MARK),
-    )  # fmt: skip
+    )
     head, tail = page.split(_MARK)
     yield head
     yield from json_chunks(payload)

@@ -13,7 +13,19 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from harness.render._fmt import ci, score, ci_points, mean, money, num, pct, points, pval, secs, signed_pct
+from harness.render._fmt import (
+    ci,
+    ci_points,
+    mean,
+    money,
+    num,
+    pct,
+    points,
+    pval,
+    score,
+    secs,
+    signed_pct,
+)
 
 if TYPE_CHECKING:
     from harness.diff import RunDiff
@@ -44,7 +56,9 @@ def _failing_details(data: Any, rows: list[int]) -> dict[int, str]:
     c = data.checks
     c = c[~c["passed"] & c["row"].isin(rows)]
     out: dict[int, list[str]] = {}
-    for row, name, detail in zip(c["row"].tolist(), c["name"].tolist(), c["detail"].tolist(), strict=True):
+    for row, name, detail in zip(
+        c["row"].tolist(), c["name"].tolist(), c["detail"].tolist(), strict=True
+    ):
         d = f"{name}: {detail}" if isinstance(detail, str) and detail else str(name)
         out.setdefault(row, []).append(d)
     return {r: escape("; ".join(v), _DETAIL_CHARS) for r, v in out.items()}
@@ -69,13 +83,16 @@ def _report(report: RunReport, href: str) -> str:
         f"{secs(s['latency_s']['p50'])} / p95 {secs(s['latency_s']['p95'])}"
         + (f" · cost {money(s['cost']['sum'], s['cost']['currency'])}" if s["cost"] else ""),
         "",
-        "| category | cases | pass rate | 95% CI | mean score | errors | truncated | latency p50 | p95 |",
+        "| category | cases | pass rate | 95% CI | mean score | errors | truncated | latency p50 "
+        "| p95 |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for name, b in [("**all**", s), *((escape(k), v) for k, v in s["categories"].items())]:
-        out.append(f"| {name} | {b['cases']} | {pct(b['pass_rate'])} | {ci(b['ci'])} | {score(b['mean_score'])} | "
-                   f"{b['errors']['total']} | {b['truncated']} | {secs(b['latency_s']['p50'])} | "
-                   f"{secs(b['latency_s']['p95'])} |")  # fmt: skip
+        out.append(
+            f"| {name} | {b['cases']} | {pct(b['pass_rate'])} | {ci(b['ci'])} | "
+            f"{score(b['mean_score'])} | {b['errors']['total']} | {b['truncated']} | "
+            f"{secs(b['latency_s']['p50'])} | {secs(b['latency_s']['p95'])} |"
+        )
     failing = df[df["scored"] & ~df["passed_bool"]]
     if len(failing):
         rows = failing.index.tolist()
@@ -124,7 +141,8 @@ def _diff(diff: RunDiff, href: str) -> str:
         "|---|--:|--:|--:|",
         f"| pass rate | {pct(s['base'])} | {pct(s['cand'])} | {points(s['delta'])} "
         f"(95% CI {ci_points(s['delta_ci'])}, McNemar p {pval(s['mcnemar_p'])}) |",
-        f"| mean score | {score(s['score']['base'])} | {score(s['score']['cand'])} | {score(s['score']['delta'])} |",
+        f"| mean score | {score(s['score']['base'])} | {score(s['score']['cand'])} | "
+        f"{score(s['score']['delta'])} |",
         _row("latency p50", t["latency_s"]["p50"], secs),
         _row("latency p95", t["latency_s"]["p95"], secs),
         _row("TTFT p50", t["ttft_s"]["p50"], secs),
@@ -136,17 +154,24 @@ def _diff(diff: RunDiff, href: str) -> str:
     if t["cost"]["currency"]:
         out.append(_row("cost", t["cost"], lambda v: money(v, t["cost"]["currency"])))
     if len(s["categories"]) > 1:
-        out += ["", "| category | base | candidate | change | McNemar p | regressed | improved |",
-                "|---|--:|--:|--:|--:|--:|--:|"]  # fmt: skip
+        out += [
+            "",
+            "| category | base | candidate | change | McNemar p | regressed | improved |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
         for name, c in s["categories"].items():
-            out.append(f"| {escape(name)} | {pct(c['base'])} | {pct(c['cand'])} | {points(c['delta'])} | "
-                       f"{pval(c['mcnemar_p'])} | {len(c['regressions'])} | {len(c['improvements'])} |")  # fmt: skip
+            out.append(
+                f"| {escape(name)} | {pct(c['base'])} | {pct(c['cand'])} | {points(c['delta'])} | "
+                f"{pval(c['mcnemar_p'])} | {len(c['regressions'])} | {len(c['improvements'])} |"
+            )
     p = diff.pairs
     if s["regressions"]:
         reg = p[p["transition"] == "regressed"]
         first = dict(zip(reg["case_id"].tolist()[::-1], reg["crow"].tolist()[::-1], strict=True))
         crit = set(s["gate"]["critical_regressions"])
-        details = _failing_details(diff.cand, [first[i] for i in s["regressions"][:MAX_LISTED] if i in first])
+        details = _failing_details(
+            diff.cand, [first[i] for i in s["regressions"][:MAX_LISTED] if i in first]
+        )
         cand_df = diff.cand.records
 
         def describe(cid: str) -> str:
@@ -161,13 +186,28 @@ def _diff(diff: RunDiff, href: str) -> str:
                     bits.append(f" · {details[r]}")
             return "".join(bits)
 
-        out += ["", f"### Regressions ({len(s['regressions'])})", "", *_case_lines(s["regressions"], href, describe)]
-    for title, key in (("Improvements", "improvements"), ("Case changed (not compared)", "changed_cases"),
-                       ("Added", "added_cases"), ("Removed", "removed_cases")):  # fmt: skip
+        out += [
+            "",
+            f"### Regressions ({len(s['regressions'])})",
+            "",
+            *_case_lines(s["regressions"], href, describe),
+        ]
+    for title, key in (
+        ("Improvements", "improvements"),
+        ("Case changed (not compared)", "changed_cases"),
+        ("Added", "added_cases"),
+        ("Removed", "removed_cases"),
+    ):
         ids = s[key]
         if ids:
-            out += ["", f"<details><summary>{title} ({len(ids)})</summary>", "",
-                    *_case_lines(ids, href, lambda _i: ""), "", "</details>"]  # fmt: skip
+            out += [
+                "",
+                f"<details><summary>{title} ({len(ids)})</summary>",
+                "",
+                *_case_lines(ids, href, lambda _i: ""),
+                "",
+                "</details>",
+            ]
     return "\n".join(out) + "\n"
 
 
@@ -175,6 +215,3 @@ def render_markdown(obj: RunReport | RunDiff, *, html_href: str = "report.html")
     if obj.summary.get("kind") == "diff":
         return _diff(obj, html_href)  # type: ignore[arg-type]
     return _report(obj, html_href)  # type: ignore[arg-type]
-
-
-

@@ -53,12 +53,17 @@ def diff_lines(s: dict[str, Any]) -> list[str]:
         f"case changed {len(s['changed_cases'])} · added {len(s['added_cases'])} · "
         f"removed {len(s['removed_cases'])}",
         f"pass rate {pct(s['base'])} -> {pct(s['cand'])} ({points(s['delta'])}, McNemar p "
-        f"{pval(s['mcnemar_p'])}) · mean score {mean_score(sc['base'])} -> {mean_score(sc['cand'])}",
-        f"latency p50 {_delta(tel['latency_s']['p50'], secs)} · p95 {_delta(tel['latency_s']['p95'], secs)}"
+        f"{pval(s['mcnemar_p'])}) · mean score {mean_score(sc['base'])} -> "
+        f"{mean_score(sc['cand'])}",
+        f"latency p50 {_delta(tel['latency_s']['p50'], secs)} · "
+        f"p95 {_delta(tel['latency_s']['p95'], secs)}"
         f" · completion tokens (mean) {_delta(tel['tokens']['completion']['mean'], mean)}"
-        + (f" · cost {_delta(tel['cost'], lambda v: money(v, tel['cost']['currency']))}"
-           if tel["cost"]["currency"] else ""),
-    ]  # fmt: skip
+        + (
+            f" · cost {_delta(tel['cost'], lambda v: money(v, tel['cost']['currency']))}"
+            if tel["cost"]["currency"]
+            else ""
+        ),
+    ]
     return lines
 
 

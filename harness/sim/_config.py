@@ -56,6 +56,9 @@ class SimStats:
     """Hangs that ended because the client went away or the server stopped."""
     faults: Counter[str] = field(default_factory=Counter)
     case_requests: Counter[str] = field(default_factory=Counter)
+    log: list[tuple[float, str | None, str | None]] = field(default_factory=list)
+    """(time.monotonic(), case id or None, injected fault or None) per chat request, in order:
+    lets a test check, e.g., that a retry after a 429 came no sooner than its Retry-After."""
 
     def as_dict(self) -> dict[str, Any]:
         return {

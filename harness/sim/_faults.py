@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from harness.errors import InputError
 
 #: The fault kinds, in the order the spec documents them.
-FAULT_KINDS: tuple[str, ...] = ("429", "5xx", "hang", "cut", "malformed", "stream_error")
+FAULT_KINDS: tuple[str, ...] = ("429", "5xx", "hang", "cut", "malformed", "stream_error", "400")
 
 _ALIASES: dict[str, str] = {
     "429": "429",
@@ -36,6 +36,8 @@ _ALIASES: dict[str, str] = {
     "malformed_chunk": "malformed",
     "stream_error": "stream_error",
     "error_in_stream": "stream_error",
+    "400": "400",
+    "bad_request": "400",
 }
 
 _ITEM = re.compile(r"^(?P<name>.+?)\s*(?:=|:|\s)\s*(?P<rate>[0-9]*\.?[0-9]+)\s*(?P<pct>%?)$")

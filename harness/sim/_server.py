@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import signal
 import threading
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -265,12 +266,15 @@ class SimServer:
             return error_response(400, str(exc), "invalid_request_error", "invalid_request")
         stream = body.get("stream") is True
         fault = self._faults.draw() if self._faults else None
+        idx = self._index.match(messages, body)
+        stats.log.append(
+            (time.monotonic(), None if idx is None else self._index.cases[idx].id, fault)
+        )
         if fault is not None:
             stats.faults[fault] += 1
             early = self._early_fault(fault, request, stream)
             if early is not None:
                 return early
-        idx = self._index.match(messages, body)
         if idx is None:
             stats.unknown_cases += 1
         else:
@@ -332,6 +336,10 @@ class SimServer:
                 return error_response(500, "Internal server error", "internal_error", 500)
             return error_response(
                 503, "Service temporarily unavailable", "service_unavailable", "service_unavailable"
+            )
+        if fault == "400":
+            return error_response(
+                400, "The request is invalid (injected)", "invalid_request_error", "invalid_request"
             )
         if fault == "cut" and not stream:
             close_abruptly(request)

@@ -215,3 +215,12 @@ def test_abstain_fails_on_an_answer_and_on_silence() -> None:
     assert verdict({"type": "abstain"}, "", case_fields=FIVE).detail == "the answer is empty"
     check = {"type": "abstain", "allow_clarifying": False}
     assert not verdict(check, "Which product do you mean?", case_fields=FIVE).passed
+
+
+def test_grounded_short_chunk_does_not_support_a_longer_claim() -> None:
+    # partial_ratio would align the 23-character chunk inside the claim and score it ~0.7.
+    fields = {"category": "rag", "context": [{"id": "g", "text": "Gift cards never expire."}]}
+    answer = "Gift cards can be exchanged for cash at any branch [g]."
+    r = verdict({"type": "grounded"}, answer, case_fields=fields)
+    assert not r.passed
+    assert "support 0.40 from [g] < 0.6" in r.detail

@@ -48,13 +48,24 @@ class Browser:
     async def __aenter__(self) -> Browser:
         self.profile.mkdir(parents=True, exist_ok=True)
         args = [
-            self.exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage",
-            "--window-size=1400,1000", f"--user-data-dir={self.profile}",
-            "--remote-debugging-port=0", "about:blank",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+            f"--user-data-dir={self.profile}",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ]
+        # Popen returns at once (no waiting on the child), so it does not block the loop.
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
         port_file = self.profile / "DevToolsActivePort"
         for _ in range(300):
             if port_file.is_file() and len(port_file.read_text().splitlines()) >= 2:
@@ -135,14 +146,17 @@ class Browser:
 
     async def eval(self, expression: str) -> Any:
         """Evaluate JS in the page; returns the value, raises on a thrown exception."""
-        res = await self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        res = await self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in res:
             raise RuntimeError(f"JS error: {res['exceptionDetails']}")
         return res["result"].get("value")
 
-    async def screenshot(self, path: Path) -> None:
+    async def screenshot(self) -> bytes:
+        """The visible viewport as PNG bytes."""
         res = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)
-        path.write_bytes(base64.b64decode(res["data"]))
+        return base64.b64decode(res["data"])
 
     def problems(self) -> list[str]:
         """Console errors/warnings, uncaught exceptions and error log entries seen so far."""
@@ -150,9 +164,15 @@ class Browser:
         for e in self.events:
             m, p = e.get("method"), e.get("params", {})
             if m == "Runtime.exceptionThrown":
-                out.append(f"exception: {p.get('exceptionDetails', {}).get('text')} {p.get('exceptionDetails')}")
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
-                out.append(f"console.{p.get('type')}: {[a.get('value', a.get('description')) for a in p.get('args', [])]}")
+                details = p.get("exceptionDetails", {})
+                out.append(f"exception: {details.get('text')} {details}")
+            elif m == "Runtime.consoleAPICalled" and p.get("type") in (
+                "error",
+                "warning",
+                "assert",
+            ):
+                args = [a.get("value", a.get("description")) for a in p.get("args", [])]
+                out.append(f"console.{p.get('type')}: {args}")
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") in ("error", "warning"):
                 out.append(f"log: {p['entry'].get('text')} ({p['entry'].get('url', '')})")
         return out
