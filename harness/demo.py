@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.endpoints import Endpoint, Limits
 from harness.golden import Suite, load_suite
 from harness.runner import RunResult, run_suite
-from harness.sim import SimConfig, SimServer, degraded_cases
+from harness.sim import REGRESSION_KINDS, SimConfig, SimServer, degraded_cases
 from harness.store import load_records
 from harness.summary import summary_lines
 
@@ -51,7 +51,14 @@ def run_demo(*, out: Path, suite_path: str = "golden") -> int:
         for line in summary_lines(load_records(res.path)):
             print(f"  {line}")
     injected = degraded_cases(suite)
-    print(f"\nthe degraded profile injected {len(injected)} perturbations (truncation, dropped JSON field, wrong tool argument, wrong fact, slower)")
+    kinds: dict[str, int] = {}
+    for kind in injected.values():
+        kinds[kind] = kinds.get(kind, 0) + 1
+    changed = sum(v for k, v in kinds.items() if k in REGRESSION_KINDS)
+    print(
+        f"\nthe degraded profile changed {changed} answers and slowed {len(injected) - changed} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
+    )
     report = build_report(runs["reference"])
     rpaths = write_report(report, html=out / "report.html", json=out / "report.json", md=out / "report.md", csv=out / "report.csv")
     d = build_diff(runs["reference"], runs["degraded"])

@@ -384,7 +384,7 @@ async def run_python(
     entry_point: str | None = None,
     limits: SandboxLimits = _DEFAULT_LIMITS,
 ) -> SandboxResult:
-    """Run ``tests`` against ``code`` (imported as module ``solution``) in the sandbox.
+    """Run ``tests`` against ``code`` (executed as module ``solution``) in the sandbox.
 
     ``tests`` run in a namespace seeded with the solution's names (so MBPP-style bare asserts
     work) plus ``solution`` itself; if they define ``check`` and ``entry_point`` is given,

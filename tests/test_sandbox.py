@@ -218,6 +218,25 @@ def test_isolation_report_as_root() -> None:
         assert report[layer], layer
 
 
+def test_legitimate_process_use_still_works(contained: None) -> None:
+    """The uid drop and mount masking must leave the interpreter runnable by the code."""
+    code = textwrap.dedent(
+        """
+        import multiprocessing, subprocess, sys
+
+        def square(x):
+            return x * x
+
+        with multiprocessing.Pool(2) as pool:  # at module level: no import-lock deadlock
+            SQUARES = pool.map(square, [1, 2, 3])
+        CHILD = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True)
+        """
+    )
+    tests = "assert SQUARES == [1, 4, 9]\nassert CHILD.stdout.strip() == b'42', CHILD.stderr\n"
+    r = run(code, tests)
+    assert r.passed, r.stderr
+
+
 def test_death_by_signal_is_reported() -> None:
     r = run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "")
     assert not r.passed

@@ -23,6 +23,10 @@ from harness.checks._score import combine, score_output
 from harness.checks import text as _text  # noqa: E402,F401  isort: skip
 from harness.checks import code as _code  # noqa: E402,F401  isort: skip
 from harness.checks import tool_call as _tool_call  # noqa: E402,F401  isort: skip
+from harness.checks import structured as _structured  # noqa: E402,F401  isort: skip
+from harness.checks import rag as _rag  # noqa: E402,F401  isort: skip
+from harness.checks import telemetry as _telemetry  # noqa: E402,F401  isort: skip
+from harness.checks import judge as _judge  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "CHECK_CONFIG",

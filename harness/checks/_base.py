@@ -176,7 +176,7 @@ def build_check(spec: dict[str, Any], env: BuildEnv) -> BoundCheck:
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if p != "__root__")
         where = ".".join(str(p) for p in loc)
-        msg = err["msg"]
+        msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "unexpected_keyword_argument" or err["type"] == "extra_forbidden":
             msg = f"unknown argument {where!r}"
             allowed = [f for f in getattr(cls, "__dataclass_fields__", {}) if not f.startswith("_")]

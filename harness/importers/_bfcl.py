@@ -159,17 +159,46 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def reference_calls(ground_truth: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _params(tools: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {t["function"]["name"]: t["function"]["parameters"] for t in tools}
+
+
+def reference_calls(
+    ground_truth: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One concrete call per expected call: the first allowed value of each parameter.
+
+    Parameters that may be omitted and are not in the tool's schema are left out (BFCL's
+    answers sometimes list another function's optional parameter with "").
+    """
+    schemas = _params(tools)
     calls = []
     for call in ground_truth:
         for name, params in call.items():
+            props = schemas.get(tool_name(name), {}).get("properties", {})
             args = {}
             for param, allowed in params.items():
                 found, value = _first(allowed)
-                if found:
+                if found and (param in props or "" not in allowed):
                     args[param] = value
             calls.append({"name": tool_name(name), "arguments": args})
     return calls
+
+
+def unmatchable(ground_truth: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str | None:
+    """Why no call can match the possible answer, for what `tool_call` does not catch itself."""
+    schemas = _params(tools)
+    for call in ground_truth:
+        for name, params in call.items():
+            required = schemas.get(tool_name(name), {}).get("required") or []
+            for param in required:
+                allowed = params.get(param)
+                if isinstance(allowed, list) and allowed and all(v == "" for v in allowed):
+                    return (
+                        f"{name}: required parameter {param!r} may only be omitted ([\"\"]) "
+                        "in the possible answer, so no call can match"
+                    )
+    return None
 
 
 def expected_calls(ground_truth: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -196,7 +225,7 @@ def to_case(row: dict[str, Any], category: str, answer: dict[str, Any] | None) -
         case["checks"] = [{"type": "no_call"}, {"type": "length", "min_chars": 1}]
     else:
         truth = answer["ground_truth"]
-        case["reference"] = {"tool_calls": reference_calls(truth)}
+        case["reference"] = {"tool_calls": reference_calls(truth, case["tools"])}
         case["checks"] = [{"type": "tool_call", "calls": expected_calls(truth)}]
     return case
 
@@ -228,6 +257,8 @@ def load_cases(
                 continue
             case = to_case(row, category, answer)
             reason = validate(case, out)
+            if reason is None and answer is not None:
+                reason = unmatchable(answer["ground_truth"], case["tools"])
             if reason is not None:
                 log.warning("bfcl %s: skipped: %s", row["id"], reason)
                 continue
