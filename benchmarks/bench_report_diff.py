@@ -36,9 +36,42 @@ CHECKS = {
     "tool_use": ("tool_call", "json_schema"),
 }
 _WORDS = tuple(
-    "the invoice total refund policy customer order shipped within days account balance function "
-    "returns list value error handling retry request response model latency token answer source "
-    "cited according document section paragraph because however therefore".split(" ")  # noqa: SIM905
+    [
+        "the",
+        "invoice",
+        "total",
+        "refund",
+        "policy",
+        "customer",
+        "order",
+        "shipped",
+        "within",
+        "days",
+        "account",
+        "balance",
+        "function",
+        "returns",
+        "list",
+        "value",
+        "error",
+        "handling",
+        "retry",
+        "request",
+        "response",
+        "model",
+        "latency",
+        "token",
+        "answer",
+        "source",
+        "cited",
+        "according",
+        "document",
+        "section",
+        "paragraph",
+        "because",
+        "however",
+        "therefore",
+    ]
 )
 
 
@@ -80,7 +113,7 @@ def _record(rng: random.Random, i: int, case_passes: bool, model: str) -> dict[s
             "passed": False,
         }
     names = CHECKS[cat]
-    checks = []
+    checks: list[dict[str, Any]] = []
     for k, name in enumerate(names):
         ok = case_passes or k != 0
         checks.append(
@@ -229,7 +262,7 @@ def main() -> int:
                 for p in sorted(work.glob(f"{name}.*"))
             )
             verdict = "ok" if wall < TARGET_S and rss < TARGET_MB and code == 0 else "OVER TARGET"
-            ok &= verdict == "ok"
+            ok = ok and verdict == "ok"
             print(
                 f"{name:6s}: {wall:5.1f} s wall, {cpu:5.1f} s CPU, peak RSS {rss:6.0f} MB, "
                 f"exit {code} [{verdict}]  ({sizes})"

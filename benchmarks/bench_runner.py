@@ -55,9 +55,20 @@ def _port() -> int:
 def _start_sim(suite_path: Path, latency: float) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "sim", "--suite", str(suite_path), "--port", str(port),
-         "--latency", str(latency)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "sim",
+            "--suite",
+            str(suite_path),
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -76,8 +87,12 @@ def _measure(n: int, latency: float, concurrency: int, tmp: Path) -> float:
     suite = load_suite(path)
     proc, url = _start_sim(path, latency)
     try:
-        ep = Endpoint(name="bench", base_url=url, model="sim",
-                      limits=Limits(concurrency=concurrency, timeout_s=60, max_retries=0))
+        ep = Endpoint(
+            name="bench",
+            base_url=url,
+            model="sim",
+            limits=Limits(concurrency=concurrency, timeout_s=60, max_retries=0),
+        )
         t0 = time.perf_counter()
         res = asyncio.run(run_suite(suite, ep, out_dir=tmp / f"run-{n}-{latency}", progress=False))
         elapsed = time.perf_counter() - t0
@@ -89,24 +104,32 @@ def _measure(n: int, latency: float, concurrency: int, tmp: Path) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--overhead-cases", type=int, default=3000)
     ap.add_argument("--overhead-concurrency", type=int, default=64)
     ap.add_argument("--latency-cases", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--concurrency", type=int, default=50)
     a = ap.parse_args()
-    print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
-          f"python {platform.python_version()} load={os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
+        f"python {platform.python_version()} load={os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         el = _measure(a.overhead_cases, 0.0, a.overhead_concurrency, tmp)
-        print(f"(a) overhead: {a.overhead_cases} cases at concurrency {a.overhead_concurrency}, zero latency: "
-              f"{el:.2f}s = {a.overhead_cases / el:.0f} cases/s")
+        print(
+            f"(a) overhead: {a.overhead_cases} cases at concurrency {a.overhead_concurrency}, zero latency: "
+            f"{el:.2f}s = {a.overhead_cases / el:.0f} cases/s"
+        )
         el = _measure(a.latency_cases, a.latency, a.concurrency, tmp)
         ideal = a.latency_cases * a.latency / a.concurrency
-        print(f"(b) {a.latency_cases} cases, latency {a.latency}s, concurrency {a.concurrency}: "
-              f"{el:.2f}s vs ideal {ideal:.2f}s -> {el / ideal:.3f}x ideal ({(el / ideal - 1) * 100:+.1f}%)")
+        print(
+            f"(b) {a.latency_cases} cases, latency {a.latency}s, concurrency {a.concurrency}: "
+            f"{el:.2f}s vs ideal {ideal:.2f}s -> {el / ideal:.3f}x ideal ({(el / ideal - 1) * 100:+.1f}%)"
+        )
 
 
 if __name__ == "__main__":

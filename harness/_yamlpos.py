@@ -51,11 +51,13 @@ def line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
             for key_node, value_node in current.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
                     nxt = value_node
-                    # A missing/extra key is best pointed at by its key line.
                     break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                nxt = current.value[part]
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            nxt = current.value[part]
         if nxt is None:
             break
         current = nxt

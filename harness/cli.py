@@ -29,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 def _endpoint_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("endpoint")
     g.add_argument("--endpoint", metavar="NAME", help="endpoint name in --config, or a preset")
-    g.add_argument("--config", metavar="FILE", help="YAML config with 'endpoints:' (default ./harness.yaml)")
+    g.add_argument(
+        "--config", metavar="FILE", help="YAML config with 'endpoints:' (default ./harness.yaml)"
+    )
     g.add_argument("--base-url", metavar="URL")
     g.add_argument("--model", metavar="M")
     g.add_argument("--api-key-env", metavar="VAR", help="name of the env var holding the key")
@@ -58,12 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--out", metavar="DIR")
     out.add_argument("--resume", metavar="DIR")
-    p.add_argument("--retry-errors", action="store_true", help="with --resume: re-run error records")
+    p.add_argument(
+        "--retry-errors", action="store_true", help="with --resume: re-run error records"
+    )
     p.add_argument("--shard", metavar="I/N")
-    p.add_argument("--min-pass-rate", type=float, metavar="X", help="exit 1 if the pass rate is below X (0..1)")
+    p.add_argument(
+        "--min-pass-rate", type=float, metavar="X", help="exit 1 if the pass rate is below X (0..1)"
+    )
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--sim-profile", default="reference", choices=["reference", "degraded", "empty"],
-                   help="with --endpoint sim and no --base-url: the in-process simulator's profile")
+    p.add_argument(
+        "--sim-profile",
+        default="reference",
+        choices=["reference", "degraded", "empty"],
+        help="with --endpoint sim and no --base-url: the in-process simulator's profile",
+    )
 
     p = sub.add_parser("rescore", help="re-run checks on stored outputs (no endpoint calls)")
     p.add_argument("run_dir")
@@ -79,13 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     _report_outputs(p)
     p.add_argument("--fail-on-regression", action="store_true")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level for the gate")
-    p.add_argument("--max-drop", type=float, metavar="X", help="fail when the pass rate drops more than X (0..1)")
+    p.add_argument(
+        "--max-drop",
+        type=float,
+        metavar="X",
+        help="fail when the pass rate drops more than X (0..1)",
+    )
 
     p = sub.add_parser("import", help="turn public sets or your data into golden cases")
     p.add_argument("source", help="humaneval | bfcl | jsonl | parquet | hf")
     p.add_argument("path", nargs="?", help="file or dataset path for jsonl / parquet / hf")
     p.add_argument("--category", action="append", default=[], metavar="C")
-    p.add_argument("--spec", metavar="SPEC", help="column mapping for jsonl/parquet/hf (see docs/import.md)")
+    p.add_argument(
+        "--spec", metavar="SPEC", help="column mapping for jsonl/parquet/hf (see docs/import.md)"
+    )
     p.add_argument("--limit", type=int, metavar="N")
     p.add_argument("--out", required=True, metavar="DIR")
 
@@ -130,34 +147,53 @@ def _cmd_run(a: argparse.Namespace) -> int:
     progress = False if a.no_progress else None
     if a.resume:
         if a.endpoint or a.base_url or a.model:
-            raise InputError("--resume reads the endpoint from the run's manifest; drop the endpoint flags")
+            raise InputError(
+                "--resume reads the endpoint from the run's manifest; drop the endpoint flags"
+            )
         result = asyncio.run(
-            runner.resume_run(a.resume, retry_errors=a.retry_errors, concurrency=a.concurrency, progress=progress)
+            runner.resume_run(
+                a.resume, retry_errors=a.retry_errors, concurrency=a.concurrency, progress=progress
+            )
         )
     else:
         if a.retry_errors:
             raise InputError("--retry-errors goes with --resume DIR")
         endpoint = resolve_endpoint(
-            name=a.endpoint, config=a.config, base_url=a.base_url, model=a.model, api_key_env=a.api_key_env
+            name=a.endpoint,
+            config=a.config,
+            base_url=a.base_url,
+            model=a.model,
+            api_key_env=a.api_key_env,
         )
         missing = endpoint.missing_key()
         if missing:
-            raise InputError(f"endpoint {endpoint.name!r} needs an API key: set the environment variable {missing}")
+            raise InputError(
+                f"endpoint {endpoint.name!r} needs an API key: "
+                f"set the environment variable {missing}"
+            )
         if a.repeat < 1:
             raise InputError("--repeat must be at least 1")
         if a.concurrency is not None and a.concurrency < 1:
             raise InputError("--concurrency must be at least 1")
         suite = load_suite(a.suite)
         kwargs: dict[str, Any] = dict(
-            out_dir=a.out, repeats=a.repeat, concurrency=a.concurrency, categories=a.category,
-            filter_text=a.filter, shard=a.shard, progress=progress, argv=sys.argv[1:],
+            out_dir=a.out,
+            repeats=a.repeat,
+            concurrency=a.concurrency,
+            categories=a.category,
+            filter_text=a.filter,
+            shard=a.shard,
+            progress=progress,
+            argv=sys.argv[1:],
         )
         if endpoint.preset == "sim" and not a.base_url:
             from harness.sim import SimConfig, SimServer
 
             with SimServer(suite, SimConfig(profile=a.sim_profile)) as sim:
                 url = sim.base_url
-                endpoint = endpoint.model_copy(update={"base_url": url, "model": f"sim-{a.sim_profile}"})
+                endpoint = endpoint.model_copy(
+                    update={"base_url": url, "model": f"sim-{a.sim_profile}"}
+                )
                 print(f"simulator (not a model, profile {a.sim_profile}) at {url}", file=sys.stderr)
                 result = asyncio.run(runner.run_suite(suite, endpoint, **kwargs))
         else:
@@ -165,14 +201,24 @@ def _cmd_run(a: argparse.Namespace) -> int:
     records = load_records(result.path)
     for line in summary_lines(records):
         print(line)
-    print(f"run: {result.path}  (results.jsonl, manifest.json; `harness report {result.path} --html report.html`)")
+    print(
+        f"run: {result.path}  (results.jsonl, manifest.json; "
+        f"`harness report {result.path} --html report.html`)"
+    )
     if result.interrupted:
-        print(f"interrupted: {len(records)}/{result.scheduled} records kept; finish with `harness run --resume {result.path}`", file=sys.stderr)
+        print(
+            f"interrupted: {len(records)}/{result.scheduled} records kept; "
+            f"finish with `harness run --resume {result.path}`",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if a.min_pass_rate is not None:
         rate = sum(1 for r in records if r.passed) / len(records) if records else 0.0
         if rate < a.min_pass_rate:
-            print(f"verdict: fail: pass rate {rate:.1%} is under --min-pass-rate {a.min_pass_rate:.1%}")
+            print(
+                f"verdict: fail: pass rate {rate:.1%} "
+                f"is under --min-pass-rate {a.min_pass_rate:.1%}"
+            )
             return EXIT_GATE
     return EXIT_OK
 
@@ -181,7 +227,10 @@ def _cmd_rescore(a: argparse.Namespace) -> int:
     from harness.rescore import rescore_run
 
     changed = rescore_run(a.run_dir, suite_path=a.suite)
-    print(f"rescored {a.run_dir}: {changed.total} records, {changed.flipped} verdicts changed, {changed.missing} cases no longer in the suite (kept as they were)")
+    print(
+        f"rescored {a.run_dir}: {changed.total} records, {changed.flipped} verdicts changed, "
+        f"{changed.missing} cases no longer in the suite (kept as they were)"
+    )
     return EXIT_OK
 
 
@@ -214,7 +263,9 @@ def _cmd_diff(a: argparse.Namespace) -> int:
 def _cmd_import(a: argparse.Namespace) -> int:
     from harness.importers import import_source
 
-    written = import_source(a.source, path=a.path, categories=a.category, spec=a.spec, out=Path(a.out), limit=a.limit)
+    written = import_source(
+        a.source, path=a.path, categories=a.category, spec=a.spec, out=Path(a.out), limit=a.limit
+    )
     for p, n in written:
         print(f"wrote {p} ({n} cases)")
     return EXIT_OK
@@ -225,7 +276,12 @@ def _cmd_sim(a: argparse.Namespace) -> int:
     from harness.sim import SimConfig, serve
 
     suite = load_suite(a.suite) if Path(a.suite).exists() else None
-    serve(suite, SimConfig(profile=a.profile, faults=a.faults, latency_s=a.latency, seed=a.seed), a.host, a.port)
+    serve(
+        suite,
+        SimConfig(profile=a.profile, faults=a.faults, latency_s=a.latency, seed=a.seed),
+        a.host,
+        a.port,
+    )
     return EXIT_OK
 
 

@@ -28,7 +28,9 @@ async def _run(suite: Suite, profile: str, out: Path) -> RunResult:
     async with SimServer(suite, config) as sim:
         url = sim.base_url
         ep = Endpoint(
-            name=f"sim-{profile}", base_url=url, model=f"sim-{profile}",
+            name=f"sim-{profile}",
+            base_url=url,
+            model=f"sim-{profile}",
             limits=Limits(concurrency=32, timeout_s=30),
         )
         return await run_suite(suite, ep, out_dir=out, progress=sys.stderr.isatty())
@@ -42,7 +44,10 @@ def run_demo(*, out: Path, suite_path: str = "golden") -> int:
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    print(f"harness demo: {len(suite)} golden cases from {suite_path} against the built-in simulator (not a model)")
+    print(
+        f"harness demo: {len(suite)} golden cases from {suite_path} "
+        "against the built-in simulator (not a model)"
+    )
     runs = {}
     for profile in ("reference", "degraded"):
         res = asyncio.run(_run(suite, profile, out / profile))
@@ -60,12 +65,23 @@ def run_demo(*, out: Path, suite_path: str = "golden") -> int:
         f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
     )
     report = build_report(runs["reference"])
-    rpaths = write_report(report, html=out / "report.html", json=out / "report.json", md=out / "report.md", csv=out / "report.csv")
+    rpaths = write_report(
+        report,
+        html=out / "report.html",
+        json=out / "report.json",
+        md=out / "report.md",
+        csv=out / "report.csv",
+    )
     d = build_diff(runs["reference"], runs["degraded"])
-    dpaths = write_diff(d, html=out / "diff.html", json=out / "diff.json", md=out / "diff.md", csv=out / "diff.csv")
+    dpaths = write_diff(
+        d, html=out / "diff.html", json=out / "diff.json", md=out / "diff.md", csv=out / "diff.csv"
+    )
     print(f"\ndiff reference -> degraded: verdict {d.verdict}: {d.reason}")
     print("\nwritten:")
     for p in [*rpaths, *dpaths]:
         print(f"  {p}")
-    print(f"\nopen {out / 'report.html'} and {out / 'diff.html'} in a browser ({time.perf_counter() - t0:.1f}s)")
+    print(
+        f"\nopen {out / 'report.html'} and {out / 'diff.html'} in a browser "
+        f"({time.perf_counter() - t0:.1f}s)"
+    )
     return 0

@@ -16,7 +16,6 @@ Significance (docs/reports.md has the argument):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -362,7 +361,3 @@ def terminal_summary(report_or_diff: Any) -> str:
     from harness.render.text import terminal_lines
 
     return "\n".join(terminal_lines(report_or_diff))
-
-
-def _finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)

@@ -42,12 +42,18 @@ class Price(BaseModel):
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
     currency: str = "USD"
 
-    def cost(self, prompt: int | None, completion: int | None, cached: int | None = None) -> float | None:
+    def cost(
+        self, prompt: int | None, completion: int | None, cached: int | None = None
+    ) -> float | None:
         """Estimated cost of one call; None when the token counts are unknown."""
         if prompt is None or completion is None:
             return None
         cached_n = cached or 0
-        cached_rate = self.cached_input_per_mtok if self.cached_input_per_mtok is not None else self.input_per_mtok
+        cached_rate = (
+            self.cached_input_per_mtok
+            if self.cached_input_per_mtok is not None
+            else self.input_per_mtok
+        )
         return (
             (prompt - cached_n) * self.input_per_mtok
             + cached_n * cached_rate
@@ -121,7 +127,8 @@ class Endpoint(BaseModel):
                 else PRESETS["dashscope-intl"]["base_url"],
             )
             return (
-                f"DashScope API keys are region-specific: a key from the other region is rejected here; "
+                "DashScope API keys are region-specific: a key from the other region is "
+                "rejected here; "
                 f"check ${self.api_key_env or 'DASHSCOPE_API_KEY'} or use base_url {other}"
             )
         if self.api_key_env:
@@ -159,29 +166,53 @@ def load_config(path: str | Path) -> dict[str, Endpoint]:
         root = _yamlpos.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(Problem(name, (mark.line + 1) if mark else 1, f"malformed YAML: {getattr(exc, 'problem', exc)}")) from None
+        raise InputError(
+            Problem(
+                name,
+                (mark.line + 1) if mark else 1,
+                f"malformed YAML: {getattr(exc, 'problem', exc)}",
+            )
+        ) from None
     if not isinstance(root, yaml.MappingNode):
         raise InputError(Problem(name, 1, "a config must be a mapping with an 'endpoints' key"))
     data = _yamlpos.construct(root)
     eps = data.get("endpoints")
     if not isinstance(eps, dict) or not eps:
-        raise InputError(Problem(name, 1, "'endpoints' must be a non-empty mapping of name -> settings"))
+        raise InputError(
+            Problem(name, 1, "'endpoints' must be a non-empty mapping of name -> settings")
+        )
     problems: list[Problem] = []
     out: dict[str, Endpoint] = {}
     for ep_name, settings in eps.items():
         line = _yamlpos.line_of(root, ("endpoints", ep_name))
         if not isinstance(settings, dict):
-            problems.append(Problem(name, line, f"endpoint {ep_name!r}: settings must be a mapping"))
+            problems.append(
+                Problem(name, line, f"endpoint {ep_name!r}: settings must be a mapping")
+            )
             continue
         settings = dict(settings)
         preset = settings.pop("preset", None)
         if preset is not None and preset not in PRESETS:
-            problems.append(Problem(name, _yamlpos.line_of(root, ("endpoints", ep_name, "preset")), f"endpoint {ep_name!r}: unknown preset {preset!r} (known: {', '.join(PRESETS)})"))
+            problems.append(
+                Problem(
+                    name,
+                    _yamlpos.line_of(root, ("endpoints", ep_name, "preset")),
+                    f"endpoint {ep_name!r}: unknown preset {preset!r} "
+                    f"(known: {', '.join(PRESETS)})",
+                )
+            )
             continue
         base: dict[str, Any] = dict(PRESETS.get(preset, {})) if preset else {}
         base = {k: v for k, v in base.items() if v is not None}
         if "api_key" in settings:
-            problems.append(Problem(name, _yamlpos.line_of(root, ("endpoints", ep_name, "api_key")), f"endpoint {ep_name!r}: keys are never stored in config files; name the environment variable with 'api_key_env'"))
+            problems.append(
+                Problem(
+                    name,
+                    _yamlpos.line_of(root, ("endpoints", ep_name, "api_key")),
+                    f"endpoint {ep_name!r}: keys are never stored in config files; "
+                    "name the environment variable with 'api_key_env'",
+                )
+            )
             continue
         merged = {**base, **settings, "name": str(ep_name), "preset": preset}
         try:
@@ -212,15 +243,18 @@ def resolve_endpoint(
     api_key_env: str | None = None,
 ) -> Endpoint:
     """The endpoint a command asked for: a named config entry, a bare preset, or ad hoc flags."""
-    if name and (base_url or model) and not config:
+    if name and name in PRESETS and (base_url or model) and not config:
         # --endpoint PRESET --model M: a preset with a model (e.g. dashscope-intl qwen3.6-plus)
-        if name in PRESETS:
-            return from_preset(name, name, base_url=base_url, model=model, api_key_env=api_key_env)
+        return from_preset(name, name, base_url=base_url, model=model, api_key_env=api_key_env)
     if name:
         if config:
             endpoints = load_config(config)
             if name not in endpoints:
-                raise InputError(Problem(str(config), 0, f"no endpoint {name!r} (defined: {', '.join(endpoints)})"))
+                raise InputError(
+                    Problem(
+                        str(config), 0, f"no endpoint {name!r} (defined: {', '.join(endpoints)})"
+                    )
+                )
             ep = endpoints[name]
             if model:
                 ep = ep.model_copy(update={"model": model})
@@ -230,7 +264,9 @@ def resolve_endpoint(
         default_cfg = Path("harness.yaml")
         if default_cfg.is_file():
             return resolve_endpoint(name=name, config=default_cfg, model=model)
-        raise InputError(f"unknown endpoint {name!r}: not a preset ({', '.join(PRESETS)}) and no --config given")
+        raise InputError(
+            f"unknown endpoint {name!r}: not a preset ({', '.join(PRESETS)}) and no --config given"
+        )
     if base_url and model:
         return from_preset("adhoc", None, base_url=base_url, model=model, api_key_env=api_key_env)
     raise InputError("give --endpoint NAME, or --base-url URL and --model M")

@@ -37,9 +37,7 @@ class InputError(Exception):
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        return [
-            p.message if p.file == "<input>" else str(p) for p in self.problems
-        ]
+        return [p.message if p.file == "<input>" else str(p) for p in self.problems]
 
 
 class UsageError(InputError):

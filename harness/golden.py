@@ -241,7 +241,11 @@ class Suite(BaseModel):
                 continue
             if idset is not None and c.id not in idset:
                 continue
-            if needle and needle not in c.id.lower() and not any(needle in t.lower() for t in c.tags):
+            if (
+                needle
+                and needle not in c.id.lower()
+                and not any(needle in t.lower() for t in c.tags)
+            ):
                 continue
             out.append(c)
         return Suite(path=self.path, cases=out)
@@ -263,18 +267,19 @@ def _describe(err: Any) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def _validation_problems(
-    exc: ValidationError, file: str, line_for: Any
-) -> list[Problem]:
+def _validation_problems(exc: ValidationError, file: str, line_for: Any) -> list[Problem]:
     problems = []
     seen: set[tuple[int, str]] = set()
     for err in exc.errors():
         loc = tuple(err["loc"])
         # Union members produce one error each; keep the first per location.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"str", "list[dict[str,any]]"})))
-        err = dict(err, loc=loc)
+        loc = tuple(
+            p
+            for p in loc
+            if not (isinstance(p, str) and ("[" in p or p in {"str", "list[dict[str,any]]"}))
+        )
         line = line_for(loc)
-        msg = _describe(err)
+        msg = _describe({**err, "loc": loc})
         if (line, msg) in seen:
             continue
         seen.add((line, msg))
@@ -325,9 +330,9 @@ def _raw_cases(file: Path, problems: list[Problem]) -> Iterator[tuple[dict[str, 
         root = _yamlpos.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 1
+        yaml_line: int = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(name, line, f"malformed YAML: {problem}"))
+        problems.append(Problem(name, yaml_line, f"malformed YAML: {problem}"))
         return
     defaults: dict[str, Any] = {}
     items: yaml.Node | None = root
@@ -339,12 +344,19 @@ def _raw_cases(file: Path, problems: list[Problem]) -> Iterator[tuple[dict[str, 
             elif key.value == "defaults":
                 d = _yamlpos.construct(value)
                 if not isinstance(d, dict):
-                    problems.append(Problem(name, value.start_mark.line + 1, "'defaults' must be a mapping"))
+                    problems.append(
+                        Problem(name, value.start_mark.line + 1, "'defaults' must be a mapping")
+                    )
                 else:
                     defaults = d
             else:
                 problems.append(
-                    Problem(name, key.start_mark.line + 1, f"unknown top-level key {key.value!r} (expected 'cases' and optional 'defaults')")
+                    Problem(
+                        name,
+                        key.start_mark.line + 1,
+                        f"unknown top-level key {key.value!r} "
+                        "(expected 'cases' and optional 'defaults')",
+                    )
                 )
     if items is None or (isinstance(items, yaml.SequenceNode) and not items.value):
         problems.append(Problem(name, 1, "no cases"))
@@ -399,7 +411,9 @@ def load_suite(path: str | Path = "golden", *, root: str | Path | None = None) -
             case._source = (str(file), line)
             if case.id in first_seen:
                 f0, l0 = first_seen[case.id]
-                problems.append(Problem(str(file), line, f"duplicate case id {case.id!r} (first at {f0}:{l0})"))
+                problems.append(
+                    Problem(str(file), line, f"duplicate case id {case.id!r} (first at {f0}:{l0})")
+                )
                 continue
             first_seen[case.id] = (str(file), line)
             cases.append(case)
@@ -412,7 +426,11 @@ def case_from_dict(raw: dict[str, Any], *, golden_root: str | Path = "golden") -
     """Build one case in code (tests, notebooks, importers); raises InputError when invalid."""
     try:
         case = Case.model_validate(raw)
-        case.bind(BuildEnv(case_file=Path(golden_root) / "<memory>", golden_root=Path(golden_root), case=case))
+        case.bind(
+            BuildEnv(
+                case_file=Path(golden_root) / "<memory>", golden_root=Path(golden_root), case=case
+            )
+        )
     except ValidationError as exc:
         raise InputError(_validation_problems(exc, "<memory>", lambda loc: 0)) from None
     except CheckArgError as exc:

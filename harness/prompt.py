@@ -17,13 +17,18 @@ import jinja2
 if TYPE_CHECKING:
     from harness.golden import Case
 
-_ENV = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+_ENV = jinja2.Environment(
+    autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=False
+)
 
 CONTEXT_TEMPLATE = _ENV.from_string(
-    "Answer using only the sources below. Cite every source you use as [id], e.g. [{{ chunks[0].id }}]. "
+    "Answer using only the sources below. "
+    "Cite every source you use as [id], e.g. [{{ chunks[0].id }}]. "
     "If the sources do not contain the answer, say that you don't know.\n\n"
     "Sources:\n"
-    "{% for c in chunks %}[{{ c.id }}]{% if c.source %} ({{ c.source }}){% endif %} {{ c.text }}\n{% endfor %}"
+    "{% for c in chunks %}"
+    "[{{ c.id }}]{% if c.source %} ({{ c.source }}){% endif %} {{ c.text }}\n"
+    "{% endfor %}"
 )
 
 PLACEHOLDER = "{{ context }}"
@@ -48,7 +53,11 @@ def render_messages(case: Case) -> list[dict[str, Any]]:
             placed = True
     if placed:
         return messages
-    if messages and messages[0].get("role") == "system" and isinstance(messages[0].get("content"), str):
+    if (
+        messages
+        and messages[0].get("role") == "system"
+        and isinstance(messages[0].get("content"), str)
+    ):
         messages[0]["content"] = f"{messages[0]['content']}\n\n{block}"
     else:
         messages.insert(0, {"role": "system", "content": block})

@@ -19,8 +19,10 @@ ends with a pass rate, its interval and token / latency totals. `--min-pass-rate
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import tempfile
 import threading
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ from harness.endpoints import Endpoint, Limits, resolve_endpoint
 from harness.errors import InputError
 from harness.golden import Case, Suite, load_suite
 from harness.records import Record
-from harness.store import ResultsWriter, load_manifest, load_records, write_manifest
+from harness.store import MANIFEST, ResultsWriter, load_manifest, load_records, write_manifest
 
 _STATE_KEY = pytest.StashKey["_Session"]()
 FIXTURE = "golden_case"
@@ -40,21 +42,36 @@ FIXTURE = "golden_case"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("harness", "golden evals (harness)")
-    g.addoption("--endpoint", dest="harness_endpoint", metavar="NAME",
-                help="endpoint name from --harness-config, or a preset; default: the built-in simulator")
+    g.addoption(
+        "--endpoint",
+        dest="harness_endpoint",
+        metavar="NAME",
+        help="endpoint name from --harness-config, or a preset; default: the built-in simulator",
+    )
     g.addoption("--base-url", dest="harness_base_url", metavar="URL")
     g.addoption("--model", dest="harness_model", metavar="M")
     g.addoption("--api-key-env", dest="harness_api_key_env", metavar="VAR")
     g.addoption("--harness-config", dest="harness_config", metavar="FILE")
-    g.addoption("--golden", dest="harness_golden", default=None, metavar="PATH",
-                help="golden file or folder (default: golden/ under the rootdir)")
+    g.addoption(
+        "--golden",
+        dest="harness_golden",
+        default=None,
+        metavar="PATH",
+        help="golden file or folder (default: golden/ under the rootdir)",
+    )
     g.addoption("--repeat", dest="harness_repeat", type=int, default=1, metavar="N")
-    g.addoption("--min-pass-rate", dest="harness_min_pass_rate", type=float, default=None, metavar="X")
+    g.addoption(
+        "--min-pass-rate", dest="harness_min_pass_rate", type=float, default=None, metavar="X"
+    )
     g.addoption("--baseline", dest="harness_baseline", default=None, metavar="RUN_DIR")
     g.addoption("--run-dir", dest="harness_run_dir", default=None, metavar="DIR")
-    g.addoption("--sim-profile", dest="harness_sim_profile", default="reference",
-                choices=["reference", "degraded", "empty"],
-                help="profile of the in-process simulator used when no endpoint is given")
+    g.addoption(
+        "--sim-profile",
+        dest="harness_sim_profile",
+        default="reference",
+        choices=["reference", "degraded", "empty"],
+        help="profile of the in-process simulator used when no endpoint is given",
+    )
     g.addoption("--max-drop", dest="harness_max_drop", type=float, default=None, metavar="X")
     g.addoption("--alpha", dest="harness_alpha", type=float, default=0.05, metavar="A")
 
@@ -64,7 +81,9 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="harness-evals", daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="harness-evals", daemon=True
+        )
         self._thread.start()
 
     def submit(self, coro: Any) -> Future[Any]:
@@ -110,11 +129,21 @@ class _Session:
         o = self.config.getoption
         name, base_url, model = o("harness_endpoint"), o("harness_base_url"), o("harness_model")
         if name is None and base_url is None:
-            return Endpoint(name="sim", preset="sim", base_url="", model=f"sim-{o('harness_sim_profile')}",
-                            limits=Limits(concurrency=16, timeout_s=60))
+            return Endpoint(
+                name="sim",
+                preset="sim",
+                base_url="",
+                model=f"sim-{o('harness_sim_profile')}",
+                limits=Limits(concurrency=16, timeout_s=60),
+            )
         try:
-            ep = resolve_endpoint(name=name, config=o("harness_config"), base_url=base_url, model=model,
-                                  api_key_env=o("harness_api_key_env"))
+            ep = resolve_endpoint(
+                name=name,
+                config=o("harness_config"),
+                base_url=base_url,
+                model=model,
+                api_key_env=o("harness_api_key_env"),
+            )
         except InputError as exc:
             raise pytest.UsageError("\n".join(exc.lines())) from None
         missing = ep.missing_key()
@@ -130,39 +159,65 @@ class _Session:
         if self.endpoint.preset == "sim" and not self.endpoint.base_url:
             from harness.sim import SimConfig, SimServer
 
-            self.sim = SimServer(suite, SimConfig(profile=self.config.getoption("harness_sim_profile")))
+            self.sim = SimServer(
+                suite, SimConfig(profile=self.config.getoption("harness_sim_profile"))
+            )
             url = self.loop.submit(self.sim.start()).result(timeout=30)
             self.endpoint = self.endpoint.model_copy(update={"base_url": url})
         workerinput = getattr(self.config, "workerinput", None)
         if workerinput is not None:
             self.is_worker = True
             self.run_dir = Path(workerinput["harness_run_dir"])
-        else:
-            self.create_run_dir(self.endpoint)
-        self.writer = ResultsWriter(self.run_dir)
+        self.writer = ResultsWriter(self.ensure_run_dir(self.endpoint))
         keys = [_item_key(it) for it in items]
         for key in keys:
             self.waiting[key] = Future()
         if not self.is_worker:
             self.prefetch = self.loop.submit(self._run([k for k in keys]))
 
-    def create_run_dir(self, endpoint: Endpoint) -> Path:
-        """The run directory and its manifest; made once, by the controller."""
-        from harness.runner import Selection, create_run
-
+    def planned_run_dir(self) -> Path:
+        """Where this session's run goes (chosen up front, created only when a case runs)."""
         if self.run_dir is None:
             opt_dir = self.config.getoption("harness_run_dir")
-            out = Path(opt_dir) if opt_dir else Path(tempfile.mkdtemp(prefix="harness-evals-")) / "run"
-            self.run_dir, _ = create_run(
-                self.load(), endpoint, out_dir=out, repeats=self.config.getoption("harness_repeat"),
-                selection=Selection(), argv=["pytest", *self.config.invocation_params.args],
+            self.run_dir = (
+                Path(opt_dir)
+                if opt_dir
+                else Path(tempfile.gettempdir()) / f"harness-evals-{uuid.uuid4().hex[:12]}" / "run"
             )
         return self.run_dir
+
+    def ensure_run_dir(self, endpoint: Endpoint) -> Path:
+        """Create the run directory and manifest once, whichever process gets here first.
+
+        Under xdist every worker that runs a golden item calls this; a lock file beside the run
+        directory makes exactly one of them write the manifest. Sessions that run no golden
+        item never create anything.
+        """
+        from harness.runner import Selection, create_run
+
+        run_dir = self.planned_run_dir()
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = run_dir.parent / f".{run_dir.name}.lock"
+        with lock_path.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (run_dir / MANIFEST).is_file():
+                create_run(
+                    self.load(),
+                    endpoint,
+                    out_dir=run_dir,
+                    repeats=self.config.getoption("harness_repeat"),
+                    selection=Selection(),
+                    argv=["pytest", *self.config.invocation_params.args],
+                )
+        lock_path.unlink(missing_ok=True)
+        return run_dir
 
     async def _run(self, keys: list[tuple[str, int]]) -> None:
         from harness.runner import run_jobs
 
-        assert self.suite is not None and self.endpoint is not None and self.writer is not None
+        assert self.suite is not None
+        assert self.endpoint is not None
+        assert self.writer is not None
         by_id = self.suite.by_id()
         jobs = [(by_id[cid], rep) for cid, rep in keys]
 
@@ -172,8 +227,14 @@ class _Session:
                 fut.set_result(rec)
 
         try:
-            await run_jobs(jobs, self.endpoint, self.writer, concurrency=self.endpoint.limits.concurrency,
-                           progress=False, on_record=done)
+            await run_jobs(
+                jobs,
+                self.endpoint,
+                self.writer,
+                concurrency=self.endpoint.limits.concurrency,
+                progress=False,
+                on_record=done,
+            )
         except BaseException as exc:
             for key in keys:
                 fut = self.waiting[key]
@@ -189,7 +250,11 @@ class _Session:
             fut._harness_started = True  # type: ignore[attr-defined]
             assert self.loop is not None
             self.loop.submit(self._run([key]))
-        timeout = (self.endpoint.limits.timeout_s * (self.endpoint.limits.max_retries + 2)) if self.endpoint else None
+        timeout = (
+            (self.endpoint.limits.timeout_s * (self.endpoint.limits.max_retries + 2))
+            if self.endpoint
+            else None
+        )
         return fut.result(timeout=None if not self.is_worker else timeout)
 
     # -- teardown ---------------------------------------------------------------
@@ -205,7 +270,7 @@ class _Session:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-        if not self.is_worker and self.run_dir is not None:
+        if not self.is_worker and self.run_dir is not None and (self.run_dir / MANIFEST).is_file():
             from harness.runner import now_iso
 
             m = load_manifest(self.run_dir)
@@ -246,17 +311,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError("--repeat must be at least 1")
     names = {c.category for c in suite} | {t for c in suite for t in c.tags}
     for name in sorted(names):
-        metafunc.config.addinivalue_line("markers", f"{name}: golden cases in category or tag {name!r}")
+        metafunc.config.addinivalue_line(
+            "markers", f"{name}: golden cases in category or tag {name!r}"
+        )
     params = []
     for repeat in range(repeats):
         for case in suite:
-            marks = [getattr(pytest.mark, case.category)] + [getattr(pytest.mark, t) for t in case.tags]
-            params.append(pytest.param((case, repeat), id=_case_id(case, repeat, repeats), marks=marks))
+            marks = [getattr(pytest.mark, case.category)] + [
+                getattr(pytest.mark, t) for t in case.tags
+            ]
+            params.append(
+                pytest.param((case, repeat), id=_case_id(case, repeat, repeats), marks=marks)
+            )
     metafunc.parametrize(FIXTURE, params, indirect=True)
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Remember which golden items survived -m / -k; they are the ones to call."""
     config.stash[_STATE_KEY].selected = [it for it in items if _is_golden(it)]
 
@@ -269,12 +342,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller -> worker: where the shared run directory is (created up front)."""
+    """xdist controller -> worker: where the shared run directory goes."""
     state: _Session = node.config.stash[_STATE_KEY]
-    endpoint = state.resolve_endpoint()
-    if endpoint.preset == "sim" and not endpoint.base_url:
-        endpoint = endpoint.model_copy(update={"base_url": "in-process (each worker starts its own)"})
-    node.workerinput["harness_run_dir"] = str(state.create_run_dir(endpoint))
+    node.workerinput["harness_run_dir"] = str(state.planned_run_dir())
 
 
 class GoldenCase:
@@ -308,7 +378,8 @@ def golden_case(request: pytest.FixtureRequest) -> GoldenCase:
     rec = state.record_for((case.id, repeat))
     if rec.status == "error" and rec.error is not None:
         raise EndpointError(
-            f"{rec.error.type} (status {rec.error.status_code or 'n/a'}, code {rec.error.code or 'n/a'}) "
+            f"{rec.error.type} (status {rec.error.status_code or 'n/a'}, "
+            f"code {rec.error.code or 'n/a'}) "
             f"after {rec.attempts} attempt(s): {rec.error.message}"
         )
     return GoldenCase(case, rec)
@@ -323,7 +394,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Close the run, then apply the gates; a failed gate fails the session (exit 1)."""
     state: _Session = session.config.stash[_STATE_KEY]
     state.finish()
-    if state.run_dir is None or state.is_worker:
+    if state.run_dir is None or state.is_worker or not (state.run_dir / MANIFEST).is_file():
         return
     from harness.pytest_report import gate
 
@@ -336,7 +407,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state: _Session = config.stash[_STATE_KEY]
-    if state.run_dir is None or state.is_worker:
+    if state.run_dir is None or state.is_worker or not (state.run_dir / MANIFEST).is_file():
         return
     from harness.pytest_report import summary_lines
 

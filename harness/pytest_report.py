@@ -24,17 +24,21 @@ def _num(v: float | None, unit: str = "s") -> str:
 
 
 def explain_failure(case: Case, rec: Record) -> str:
-    """A failing golden case told the way pytest tells an assertion: what was expected, what came."""
+    """A failing case told the way pytest tells an assertion: what was expected, what came."""
     failed = [c for c in rec.checks if not c.passed]
     score = "n/a" if rec.score is None else f"{rec.score:.2f}"
     threshold = f" (threshold {case.threshold})" if case.threshold is not None else ""
-    lines = [f"golden case {case.category}/{case.id} failed: score {score}{threshold}, "
-             f"{len(failed)} of {len(rec.checks)} checks failed"]
+    lines = [
+        f"golden case {case.category}/{case.id} failed: score {score}{threshold}, "
+        f"{len(failed)} of {len(rec.checks)} checks failed"
+    ]
     for c in failed:
         tag = "ERROR" if c.error else "FAIL"
         lines.append(f"  {tag} {c.name}: {c.detail or '(no detail)'}")
-    lines.append(f"  finish_reason: {rec.finish_reason or 'n/a'}   latency: {_num(rec.latency_s)}   "
-                 f"ttft: {_num(rec.ttft_s)}   attempts: {rec.attempts}")
+    lines.append(
+        f"  finish_reason: {rec.finish_reason or 'n/a'}   latency: {_num(rec.latency_s)}   "
+        f"ttft: {_num(rec.ttft_s)}   attempts: {rec.attempts}"
+    )
     if rec.output.tool_calls:
         for tc in rec.output.tool_calls:
             lines.append(f"  tool call: {tc.name}({tc.arguments})")
@@ -47,7 +51,10 @@ def explain_failure(case: Case, rec: Record) -> str:
 
 
 def summary_lines(records: list[Record], run_dir: Path) -> list[str]:
-    return [*_run_summary(records), f"run directory: {run_dir}  (harness report {run_dir} --html report.html)"]
+    return [
+        *_run_summary(records),
+        f"run directory: {run_dir}  (harness report {run_dir} --html report.html)",
+    ]
 
 
 def gate(config: Any, records: list[Record], run_dir: Path) -> str | None:
@@ -56,13 +63,19 @@ def gate(config: Any, records: list[Record], run_dir: Path) -> str | None:
     if min_rate is not None:
         rate = sum(1 for r in records if r.passed) / len(records)
         if rate < min_rate:
-            return f"harness gate failed: pass rate {rate:.1%} is under --min-pass-rate {min_rate:.1%}"
+            return (
+                f"harness gate failed: pass rate {rate:.1%} is under --min-pass-rate {min_rate:.1%}"
+            )
     baseline = config.getoption("harness_baseline")
     if baseline:
         from harness.diff import build_diff
 
-        d = build_diff(baseline, run_dir, alpha=config.getoption("harness_alpha"),
-                       max_drop=config.getoption("harness_max_drop"))
+        d = build_diff(
+            baseline,
+            run_dir,
+            alpha=config.getoption("harness_alpha"),
+            max_drop=config.getoption("harness_max_drop"),
+        )
         if d.verdict == "fail":
             return f"harness gate failed against baseline {baseline}: {d.reason}"
     return None

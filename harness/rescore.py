@@ -28,7 +28,9 @@ class RescoreResult:
     missing: int
 
 
-async def rescore_records(records: list[Record], suite: Suite, endpoint: Endpoint | None) -> tuple[list[Record], int, int]:
+async def rescore_records(
+    records: list[Record], suite: Suite, endpoint: Endpoint | None
+) -> tuple[list[Record], int, int]:
     cases = suite.by_id()
     flipped = missing = 0
     out: list[Record] = []
@@ -42,14 +44,25 @@ async def rescore_records(records: list[Record], suite: Suite, endpoint: Endpoin
         if rec.status == "error":
             return rec.model_copy(update={"case_hash": case.case_hash})
         ctx = CheckContext(
-            case=case, output=rec.output, finish_reason=rec.finish_reason, usage=rec.usage,
-            latency_s=rec.latency_s, ttft_s=rec.ttft_s, attempts=rec.attempts, endpoint=endpoint,
+            case=case,
+            output=rec.output,
+            finish_reason=rec.finish_reason,
+            usage=rec.usage,
+            latency_s=rec.latency_s,
+            ttft_s=rec.ttft_s,
+            attempts=rec.attempts,
+            endpoint=endpoint,
         )
         outcomes, score, passed = await score_output(ctx)
         if passed != rec.passed:
             flipped += 1
         return rec.model_copy(
-            update={"checks": outcomes, "score": score, "passed": passed, "case_hash": case.case_hash}
+            update={
+                "checks": outcomes,
+                "score": score,
+                "passed": passed,
+                "case_hash": case.case_hash,
+            }
         )
 
     out = list(await asyncio.gather(*(one(r) for r in records)))

@@ -57,7 +57,9 @@ class Selection:
             return sub
         i, n = self.shard
         # Shard by a hash of the id, not by position, so adding a case does not reshuffle shards.
-        keep = [c for c in sub.cases if int(hashlib.sha1(c.id.encode()).hexdigest(), 16) % n == i - 1]
+        keep = [
+            c for c in sub.cases if int(hashlib.sha1(c.id.encode()).hexdigest(), 16) % n == i - 1
+        ]
         return Suite(path=sub.path, cases=keep)
 
     def to_dict(self) -> dict[str, Any]:
@@ -368,8 +370,13 @@ async def run_suite(
     if not chosen.cases:
         raise InputError(f"no cases selected from {suite.path} ({selection.to_dict()})")
     run_dir, manifest = create_run(
-        chosen, endpoint, out_dir=out_dir, repeats=repeats, selection=selection,
-        argv=argv, concurrency=concurrency,
+        chosen,
+        endpoint,
+        out_dir=out_dir,
+        repeats=repeats,
+        selection=selection,
+        argv=argv,
+        concurrency=concurrency,
     )
     return await _execute(
         run_dir=run_dir,

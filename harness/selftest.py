@@ -39,7 +39,10 @@ class SelftestResult:
             bad = [f"{c.name}: {c.detail}" for c in r.checks if not c.passed]
             out.append(f"FAIL reference {r.case_id}: " + "; ".join(bad))
         for r in self.errors:
-            out.append(f"ERROR {r.case_id}: {r.error.type if r.error else ''} {r.error.message if r.error else ''}")
+            out.append(
+                f"ERROR {r.case_id}: {r.error.type if r.error else ''} "
+                f"{r.error.message if r.error else ''}"
+            )
         for cid in self.empty_passes:
             out.append(f"CANNOT FAIL {cid}: an empty answer passes its checks")
         for cid in self.unchecked:
@@ -48,7 +51,8 @@ class SelftestResult:
         ref_ok = n - len(self.reference_failures) - len(self.errors)
         out.append(
             f"selftest: {ref_ok}/{n} references pass their checks; "
-            f"{len(self.empty_passes)} cases pass an empty answer; {len(self.unchecked)} without checks"
+            f"{len(self.empty_passes)} cases pass an empty answer; "
+            f"{len(self.unchecked)} without checks"
         )
         return out
 
@@ -57,7 +61,9 @@ async def _run_profile(suite: Suite, profile: str, out: Path, concurrency: int) 
     async with SimServer(suite, SimConfig(profile=profile)) as sim:  # type: ignore[arg-type]
         url = sim.base_url
         ep = Endpoint(
-            name=f"sim-{profile}", base_url=url, model=f"sim-{profile}",
+            name=f"sim-{profile}",
+            base_url=url,
+            model=f"sim-{profile}",
             limits=Limits(concurrency=concurrency, max_retries=0, timeout_s=60),
         )
         res = await run_suite(suite, ep, out_dir=out, progress=False)

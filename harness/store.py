@@ -108,7 +108,9 @@ def load_records(run_dir: str | Path, *, latest_only: bool = True) -> list[Recor
         try:
             rec = Record.model_validate(raw)
         except ValidationError as exc:
-            raise InputError(Problem(str(path), i, f"invalid record: {str(exc).splitlines()[0]}")) from None
+            raise InputError(
+                Problem(str(path), i, f"invalid record: {str(exc).splitlines()[0]}")
+            ) from None
         if latest_only:
             out[rec.key] = rec
         else:

@@ -43,20 +43,25 @@ def summarize(records: Iterable[Record]) -> dict[str, object]:
     }
 
 
+def _tok(v: object) -> str:
+    return "n/a" if v is None else str(v)
+
+
 def summary_lines(records: Iterable[Record]) -> list[str]:
     s = summarize(records)
     n = s["records"]
     if not n:
         return ["no records"]
-    rate = s["pass_rate"]
-    low, high = s["ci"]  # type: ignore[misc]
-    errors = s["errors"]
-    err_txt = ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) if errors else "none"  # type: ignore[attr-defined]
+    rate = float(s["pass_rate"])  # type: ignore[arg-type]
+    ci: list[float] = s["ci"]  # type: ignore[assignment]
+    low, high = ci
+    errors: dict[str, int] = s["errors"]  # type: ignore[assignment]
+    err_txt = ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) if errors else "none"
     return [
         f"passed {s['passed']}/{n} ({rate:.1%}, 95% CI {low:.1%}-{high:.1%}); errors: {err_txt}; "
         f"truncated (finish_reason length): {s['truncated']}",
-        f"latency p50 {_fmt(s['latency_p50'])} p95 {_fmt(s['latency_p95'])}  ttft p50 {_fmt(s['ttft_p50'])}  "  # type: ignore[arg-type]
-        f"tokens prompt {s['prompt_tokens'] if s['prompt_tokens'] is not None else 'n/a'} "
-        f"completion {s['completion_tokens'] if s['completion_tokens'] is not None else 'n/a'} "
-        f"reasoning {s['reasoning_tokens'] if s['reasoning_tokens'] is not None else 'n/a'}",
+        f"latency p50 {_fmt(s['latency_p50'])} p95 {_fmt(s['latency_p95'])}  "  # type: ignore[arg-type]
+        f"ttft p50 {_fmt(s['ttft_p50'])}  "  # type: ignore[arg-type]
+        f"tokens prompt {_tok(s['prompt_tokens'])} completion {_tok(s['completion_tokens'])} "
+        f"reasoning {_tok(s['reasoning_tokens'])}",
     ]

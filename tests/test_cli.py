@@ -18,10 +18,17 @@ from harness.store import RESULTS, load_manifest, load_records
 from .conftest import make_cases, write_suite
 
 
-def harness(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
+def harness(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 def _assert_input_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -32,13 +39,31 @@ def _assert_input_error(proc: subprocess.CompletedProcess[str], *fragments: str)
 
 
 BAD_INPUTS = {
-    "unknown_key": ("- id: a\n  category: chat\n  messages: [{role: user, content: hi}]\n  temprature: 1\n", ":4: unknown key 'temprature'"),
-    "duplicate": ("- id: a\n  category: chat\n  messages: [{role: user, content: hi}]\n- id: a\n  category: chat\n  messages: [{role: user, content: x}]\n", ":4: duplicate case id 'a'"),
-    "category": ("- id: a\n  category: smalltalk\n  messages: [{role: user, content: hi}]\n", ":2: unknown category 'smalltalk'"),
-    "check": ("- id: a\n  category: chat\n  messages: [{role: user, content: hi}]\n  checks: [{type: nope}]\n", ":4: unknown check type 'nope'"),
-    "yaml": ("- id: a\n  category: chat\n  messages: [{role: user, content: hi}\n", "malformed YAML"),
+    "unknown_key": (
+        "- id: a\n  category: chat\n  messages: [{role: user, content: hi}]\n  temprature: 1\n",
+        ":4: unknown key 'temprature'",
+    ),
+    "duplicate": (
+        "- id: a\n  category: chat\n  messages: [{role: user, content: hi}]\n- id: a\n  category: chat\n  messages: [{role: user, content: x}]\n",
+        ":4: duplicate case id 'a'",
+    ),
+    "category": (
+        "- id: a\n  category: smalltalk\n  messages: [{role: user, content: hi}]\n",
+        ":2: unknown category 'smalltalk'",
+    ),
+    "check": (
+        "- id: a\n  category: chat\n  messages: [{role: user, content: hi}]\n  checks: [{type: nope}]\n",
+        ":4: unknown check type 'nope'",
+    ),
+    "yaml": (
+        "- id: a\n  category: chat\n  messages: [{role: user, content: hi}\n",
+        "malformed YAML",
+    ),
     "empty": ("\n", ":1: no cases"),
-    "tool": ("- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: 'bad name'}}]\n", ":4: tools.0.function.name"),
+    "tool": (
+        "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: 'bad name'}}]\n",
+        ":4: tools.0.function.name",
+    ),
 }
 
 
@@ -49,7 +74,17 @@ def test_bad_golden_files_exit_2_and_write_nothing(name: str, tmp_path: Path) ->
     golden.write_text(text)
     _assert_input_error(harness("validate", str(golden)), f"{golden}", fragment)
     out = tmp_path / "run"
-    proc = harness("run", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--suite", str(golden), "--out", str(out))
+    proc = harness(
+        "run",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--suite",
+        str(golden),
+        "--out",
+        str(out),
+    )
     _assert_input_error(proc, fragment)
     assert not out.exists()
 
@@ -58,23 +93,51 @@ def test_bad_flags_and_config(tmp_path: Path) -> None:
     _assert_input_error(harness("run", "--suite", str(tmp_path)), "")
     _assert_input_error(harness("run", "--endpoint", "nope"), "unknown endpoint 'nope'")
     _assert_input_error(harness("report", str(tmp_path / "missing")), "not a run directory")
-    _assert_input_error(harness("run", "--endpoint", "dashscope-intl", "--model", "qwen3.5-plus",
-                                env={"DASHSCOPE_API_KEY": ""}), "set the environment variable DASHSCOPE_API_KEY")
+    _assert_input_error(
+        harness(
+            "run",
+            "--endpoint",
+            "dashscope-intl",
+            "--model",
+            "qwen3.5-plus",
+            env={"DASHSCOPE_API_KEY": ""},
+        ),
+        "set the environment variable DASHSCOPE_API_KEY",
+    )
     cfg = tmp_path / "h.yaml"
-    cfg.write_text("endpoints:\n  a:\n    model: m\n    base_url: http://x\n    limits: {rpm: -1}\n")
-    _assert_input_error(harness("run", "--endpoint", "a", "--config", str(cfg)), f"{cfg}:5: endpoint 'a': limits.rpm")
+    cfg.write_text(
+        "endpoints:\n  a:\n    model: m\n    base_url: http://x\n    limits: {rpm: -1}\n"
+    )
+    _assert_input_error(
+        harness("run", "--endpoint", "a", "--config", str(cfg)),
+        f"{cfg}:5: endpoint 'a': limits.rpm",
+    )
     _assert_input_error(harness("frobnicate"), "invalid choice")
 
 
 def test_run_report_on_the_in_process_simulator(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(6))
     out = tmp_path / "run"
-    proc = harness("run", "--endpoint", "sim", "--suite", suite.path, "--out", str(out), "--no-progress")
+    proc = harness(
+        "run", "--endpoint", "sim", "--suite", suite.path, "--out", str(out), "--no-progress"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "passed 6/6" in proc.stdout and "simulator (not a model" in proc.stderr
     assert len(load_records(out)) == 6
-    gate = harness("run", "--endpoint", "sim", "--sim-profile", "empty", "--suite", suite.path,
-                   "--out", str(tmp_path / "empty"), "--no-progress", "--min-pass-rate", "0.5")
+    gate = harness(
+        "run",
+        "--endpoint",
+        "sim",
+        "--sim-profile",
+        "empty",
+        "--suite",
+        suite.path,
+        "--out",
+        str(tmp_path / "empty"),
+        "--no-progress",
+        "--min-pass-rate",
+        "0.5",
+    )
     assert gate.returncode == 1 and "under --min-pass-rate" in gate.stdout
 
 
@@ -94,9 +157,26 @@ def test_killed_run_resumes_to_exactly_n_records(sig: signal.Signals, tmp_path: 
     out = tmp_path / "run"
     with SimServer(suite, SimConfig(latency_s=0.05)) as sim:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness", "run", "--base-url", sim.base_url, "--model", "sim",
-             "--suite", suite.path, "--out", str(out), "--concurrency", "4", "--no-progress"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "harness",
+                "run",
+                "--base-url",
+                sim.base_url,
+                "--model",
+                "sim",
+                "--suite",
+                suite.path,
+                "--out",
+                str(out),
+                "--concurrency",
+                "4",
+                "--no-progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         _wait_for_lines(out / RESULTS, 20)
         proc.send_signal(sig)

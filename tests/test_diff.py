@@ -18,18 +18,26 @@ from harness.records import Record
 from tests.render._runs import check, record, write_run
 
 
-def _pair_runs(tmp_path: Path, outcomes: list[tuple[str, str, bool, bool]], **kw: object) -> tuple[Path, Path]:
+def _pair_runs(
+    tmp_path: Path, outcomes: list[tuple[str, str, bool, bool]], **kw: object
+) -> tuple[Path, Path]:
     """(case_id, category, base passed, cand passed) -> two run dirs; scores vary a little."""
     base, cand = [], []
     for i, (cid, cat, pb, pc) in enumerate(outcomes):
         sb = (0.6 + 0.4 * pb) - 0.01 * (i % 7)
         sc = (0.6 + 0.4 * pc) - 0.01 * (i % 5)
-        base.append(record(cid, pb, category=cat, checks=[check("contains", pb, sb)], latency_s=1.0))
-        cand.append(record(cid, pc, category=cat, checks=[check("contains", pc, sc)], latency_s=1.5))
+        base.append(
+            record(cid, pb, category=cat, checks=[check("contains", pb, sb)], latency_s=1.0)
+        )
+        cand.append(
+            record(cid, pc, category=cat, checks=[check("contains", pc, sc)], latency_s=1.5)
+        )
     return write_run(tmp_path / "base", base, **kw), write_run(tmp_path / "cand", cand, **kw)  # type: ignore[arg-type]
 
 
-def _outcomes(n: int, regress: int, improve: int, still_fail: int = 5) -> list[tuple[str, str, bool, bool]]:
+def _outcomes(
+    n: int, regress: int, improve: int, still_fail: int = 5
+) -> list[tuple[str, str, bool, bool]]:
     out = []
     for i in range(n):
         if i < regress:
@@ -57,11 +65,17 @@ def test_mcnemar_and_bootstrap_match_statsmodels_and_scipy(tmp_path: Path) -> No
     m = _frame(base)[["case_id", "category", "passed", "score"]].merge(
         _frame(cand)[["case_id", "passed", "score"]], on="case_id", suffixes=("_b", "_c")
     )
-    table = pd.crosstab(m["passed_b"], m["passed_c"]).reindex(index=[True, False], columns=[True, False]).to_numpy()
+    table = (
+        pd.crosstab(m["passed_b"], m["passed_c"])
+        .reindex(index=[True, False], columns=[True, False])
+        .to_numpy()
+    )
     assert s["mcnemar_p"] == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-12)
     assert s["mcnemar_p"] == pytest.approx(sps.binomtest(3, 14, 0.5).pvalue, rel=1e-12)
     assert s["discordant"] == {"regressed": 11, "improved": 3}
-    assert s["base"] == pytest.approx(m["passed_b"].mean()) and s["cand"] == pytest.approx(m["passed_c"].mean())
+    assert s["base"] == pytest.approx(m["passed_b"].mean()) and s["cand"] == pytest.approx(
+        m["passed_c"].mean()
+    )
     assert s["delta"] == pytest.approx(m["passed_c"].mean() - m["passed_b"].mean())
     # The paired percentile bootstrap: same distribution as scipy's, different random draws.
     xb, xc = m["passed_b"].to_numpy(float), m["passed_c"].to_numpy(float)
@@ -77,7 +91,11 @@ def test_mcnemar_and_bootstrap_match_statsmodels_and_scipy(tmp_path: Path) -> No
     # Per category: the same figures on each subset.
     for cat, g in m.groupby("category"):
         c = s["categories"][cat]
-        t = pd.crosstab(g["passed_b"], g["passed_c"]).reindex(index=[True, False], columns=[True, False]).fillna(0)
+        t = (
+            pd.crosstab(g["passed_b"], g["passed_c"])
+            .reindex(index=[True, False], columns=[True, False])
+            .fillna(0)
+        )
         assert c["mcnemar_p"] == pytest.approx(mcnemar(t.to_numpy(), exact=True).pvalue, rel=1e-12)
         assert c["delta"] == pytest.approx(g["passed_c"].mean() - g["passed_b"].mean())
         assert sorted(c["regressions"]) == sorted(g.loc[g["passed_b"] & ~g["passed_c"], "case_id"])
@@ -93,13 +111,24 @@ def test_repeats_pair_by_case_and_repeat_and_resample_cases(tmp_path: Path) -> N
             pc = bool(rng.random() < p_case - (0.25 if i < 10 else 0.0))
             base.append(record(f"c{i}", pb, repeat=k))
             cand.append(record(f"c{i}", pc, repeat=k))
-    d = build_diff(write_run(tmp_path / "b", base, repeats=3), write_run(tmp_path / "c", cand, repeats=3))
+    d = build_diff(
+        write_run(tmp_path / "b", base, repeats=3), write_run(tmp_path / "c", cand, repeats=3)
+    )
     s = d.summary
     m = pd.DataFrame(
-        {"case": [r.case_id for r in base], "b": [bool(r.passed) for r in base], "c": [bool(r.passed) for r in cand]}
+        {
+            "case": [r.case_id for r in base],
+            "b": [bool(r.passed) for r in base],
+            "c": [bool(r.passed) for r in cand],
+        }
     )
     # McNemar over the (case, repeat) pairs ...
-    table = pd.crosstab(m["b"], m["c"]).reindex(index=[True, False], columns=[True, False]).fillna(0).to_numpy()
+    table = (
+        pd.crosstab(m["b"], m["c"])
+        .reindex(index=[True, False], columns=[True, False])
+        .fillna(0)
+        .to_numpy()
+    )
     assert s["mcnemar_p"] == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-12)
     assert s["compared"] == 75 and s["compared_cases"] == 25
     # ... the interval resamples cases (per-case pass rates), like scipy on the per-case means.
@@ -114,7 +143,9 @@ def test_repeats_pair_by_case_and_repeat_and_resample_cases(tmp_path: Path) -> N
     assert s["transitions"]["regressed"] == int((m["b"] & ~m["c"]).sum())
 
 
-def test_significant_drop_fails_the_gate_and_the_cli_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_significant_drop_fails_the_gate_and_the_cli_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, cand = _pair_runs(tmp_path, _outcomes(60, regress=12, improve=0))
     d = build_diff(base, cand)
     assert d.verdict == "fail" and d.summary["gate"]["significant_drop"]
@@ -125,7 +156,16 @@ def test_significant_drop_fails_the_gate_and_the_cli_exits_1(tmp_path: Path, cap
     assert first.startswith("FAIL: ") and "\n" not in d.reason
     summary = orjson.loads(out.read_bytes())
     assert summary["verdict"] == "fail" and len(summary["regressions"]) == 12
-    for key in ("reason", "improvements", "changed_cases", "base", "cand", "delta", "delta_ci", "mcnemar_p"):
+    for key in (
+        "reason",
+        "improvements",
+        "changed_cases",
+        "base",
+        "cand",
+        "delta",
+        "delta_ci",
+        "mcnemar_p",
+    ):
         assert key in summary
     assert set(summary["categories"]["chat"]) >= {"base", "cand", "delta", "delta_ci", "mcnemar_p",
                                                   "regressions", "improvements"}  # fmt: skip
@@ -162,13 +202,21 @@ def test_changed_added_removed_cases_are_apart(tmp_path: Path) -> None:
     base = [record("same", True), record("edited", True, case_hash="v1"), record("gone", True)]
     cand = [record("same", True), record("edited", False, case_hash="v2"), record("new", False)]
     s = build_diff(write_run(tmp_path / "b", base), write_run(tmp_path / "c", cand)).summary
-    assert s["changed_cases"] == ["edited"] and s["added_cases"] == ["new"] and s["removed_cases"] == ["gone"]
+    assert (
+        s["changed_cases"] == ["edited"]
+        and s["added_cases"] == ["new"]
+        and s["removed_cases"] == ["gone"]
+    )
     assert s["regressions"] == [] and s["compared"] == 1 and s["base"] == 1.0 and s["cand"] == 1.0
 
 
 def test_errors_count_as_failures_and_measured_only_is_not_compared(tmp_path: Path) -> None:
     base = [record("a", True), record("b", True), record("m", True, checks=[], score=None)]
-    cand = [record("a", status="error", error_type="server"), record("b", True), record("m", True, checks=[])]
+    cand = [
+        record("a", status="error", error_type="server"),
+        record("b", True),
+        record("m", True, checks=[]),
+    ]
     s = build_diff(write_run(tmp_path / "b", base), write_run(tmp_path / "c", cand)).summary
     assert s["regressions"] == ["a"] and s["compared"] == 2
     assert s["transitions"]["measured"] == 1
@@ -179,7 +227,12 @@ def test_cost_of_the_change(tmp_path: Path) -> None:
     price = {"input_per_mtok": 1.0, "output_per_mtok": 3.0}
     base, cand = _pair_runs(tmp_path, _outcomes(20, regress=0, improve=0), price=price)
     t = build_diff(base, cand).summary["telemetry"]
-    assert t["latency_s"]["p50"] == {"base": 1.0, "cand": 1.5, "delta": 0.5, "delta_pct": pytest.approx(50.0)}
+    assert t["latency_s"]["p50"] == {
+        "base": 1.0,
+        "cand": 1.5,
+        "delta": 0.5,
+        "delta_pct": pytest.approx(50.0),
+    }
     assert t["tokens"]["reasoning"]["mean"]["base"] is None  # never reported: n/a, not 0
     assert t["tokens"]["reasoning"]["mean"]["delta_pct"] is None
     assert t["cost"]["currency"] == "USD" and t["cost"]["delta_pct"] == pytest.approx(0.0)
@@ -213,7 +266,7 @@ def _sim_runs(suite_path: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, s
     suite = load_suite(suite_path)
     runs = {}
     for profile in ("reference", "degraded"):
-        with SimServer(suite, SimConfig(profile=profile)) as sim:  # type: ignore[arg-type]
+        with SimServer(suite, SimConfig(profile=profile)) as sim:
             ep = Endpoint(name=f"sim-{profile}", base_url=sim.base_url, model=f"sim-{profile}",
                           limits=Limits(concurrency=16, timeout_s=20))  # fmt: skip
             res = asyncio.run(run_suite(suite, ep, out_dir=tmp_path / profile, progress=False))
@@ -222,11 +275,19 @@ def _sim_runs(suite_path: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, s
     return runs["reference"], runs["degraded"], injected
 
 
+def _records(run: Path) -> list[Record]:
+    return [Record.model_validate_json(x) for x in (run / "results.jsonl").read_text().splitlines()]
+
+
 def _check_sim_diff(ref: Path, deg: Path, injected: dict[str, str], tmp_path: Path) -> None:
     d = build_diff(ref, deg)
     s = d.summary
     assert s["base"] == 1.0, "the reference profile passes every case"
-    assert set(s["regressions"]) == set(injected), "the diff finds exactly the injected regressions"
+    failing = {r.case_id for r in _records(deg) if not r.passed}
+    # Every case the degraded run fails is listed, and each is one the simulator perturbed.
+    # (Whether a perturbation is caught at all is up to the case's checks, not the diff.)
+    assert set(s["regressions"]) == failing
+    assert failing <= set(injected)
     assert s["improvements"] == [] and s["changed_cases"] == []
     assert d.verdict == "fail"
     assert cli(["diff", str(ref), str(deg), "--fail-on-regression", "--md", str(tmp_path / "d.md"),
@@ -235,7 +296,9 @@ def _check_sim_diff(ref: Path, deg: Path, injected: dict[str, str], tmp_path: Pa
     assert md.startswith("## ❌ harness diff: FAIL")
     assert all(f"d.html#case-{cid}" in md for cid in s["regressions"][:50])
     same = build_diff(ref, ref)
-    assert same.verdict == "pass" and same.summary["mcnemar_p"] == 1.0 and same.summary["delta"] == 0
+    assert (
+        same.verdict == "pass" and same.summary["mcnemar_p"] == 1.0 and same.summary["delta"] == 0
+    )
     assert cli(["diff", str(ref), str(ref), "--fail-on-regression"]) == 0
 
 
@@ -246,10 +309,10 @@ def test_simulator_degraded_profile_regressions_are_found(tmp_path: Path) -> Non
     ref, deg, injected = _sim_runs(tmp_path / "g", tmp_path)
     assert len(injected) == 12
     _check_sim_diff(ref, deg, injected, tmp_path)
-    recs = [Record.model_validate_json(x) for x in (deg / "results.jsonl").read_text().splitlines()]
-    assert {r.case_id for r in recs if not r.passed} == set(injected)
+    assert {r.case_id for r in _records(deg) if not r.passed} == set(injected)
 
 
+@pytest.mark.slow
 def test_golden_set_reference_vs_degraded(tmp_path: Path) -> None:
     from harness.errors import InputError
     from harness.golden import load_suite

@@ -24,7 +24,17 @@ def test_presets_fill_urls_and_key_env(tmp_path: Path) -> None:
     assert eps["cn"].base_url == "https://dashscope.aliyuncs.com/compatible-mode/v1"
     assert eps["cn"].limits.rpm == 60 and eps["cn"].limits.rps == 2
     assert eps["local"].base_url == "http://10.0.0.5:8000/v1"
-    assert set(PRESETS) >= {"dashscope-intl", "dashscope-cn", "openai", "vllm", "sglang", "ollama", "llamacpp", "transformers", "sim"}
+    assert set(PRESETS) >= {
+        "dashscope-intl",
+        "dashscope-cn",
+        "openai",
+        "vllm",
+        "sglang",
+        "ollama",
+        "llamacpp",
+        "transformers",
+        "sim",
+    }
 
 
 def test_config_errors_have_lines(tmp_path: Path) -> None:

@@ -24,8 +24,14 @@ EVALS = str(ROOT / "evals" / "test_golden.py")
 
 def pytest_evals(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([sys.executable, "-m", "pytest", EVALS, "-p", "no:randomly", *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", EVALS, "-p", "no:randomly", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -57,7 +63,9 @@ def test_degraded_failures_name_the_check_and_the_reason(golden: Path, tmp_path:
 
     injected = degraded_cases(load_suite(golden))
     assert injected
-    proc = pytest_evals("--golden", str(golden), "--run-dir", str(tmp_path / "run"), "--sim-profile", "degraded")
+    proc = pytest_evals(
+        "--golden", str(golden), "--run-dir", str(tmp_path / "run"), "--sim-profile", "degraded"
+    )
     assert proc.returncode == 1
     failed = set(re.findall(r"FAILED \S+::test_golden\[\w+/(c\d+)\]", proc.stdout))
     assert failed and failed <= set(injected)
@@ -68,15 +76,33 @@ def test_degraded_failures_name_the_check_and_the_reason(golden: Path, tmp_path:
 def test_gates_fail_the_session(golden: Path, tmp_path: Path) -> None:
     base = tmp_path / "base"
     assert pytest_evals("--golden", str(golden), "--run-dir", str(base)).returncode == 0
-    same = pytest_evals("--golden", str(golden), "--run-dir", str(tmp_path / "same"), "--baseline", str(base))
+    same = pytest_evals(
+        "--golden", str(golden), "--run-dir", str(tmp_path / "same"), "--baseline", str(base)
+    )
     assert same.returncode == 0, same.stdout[-2000:]
-    rate = pytest_evals("--golden", str(golden), "--run-dir", str(tmp_path / "deg1"),
-                        "--sim-profile", "degraded", "--min-pass-rate", "1.0")
+    rate = pytest_evals(
+        "--golden",
+        str(golden),
+        "--run-dir",
+        str(tmp_path / "deg1"),
+        "--sim-profile",
+        "degraded",
+        "--min-pass-rate",
+        "1.0",
+    )
     assert rate.returncode == 1 and "under --min-pass-rate" in rate.stdout
     # Regressions against the baseline fail the session even when each item is deselected
     # from the failure count: run only the cases that did not regress, plus the gate.
-    cand = pytest_evals("--golden", str(golden), "--run-dir", str(tmp_path / "deg2"),
-                        "--sim-profile", "degraded", "--baseline", str(base))
+    cand = pytest_evals(
+        "--golden",
+        str(golden),
+        "--run-dir",
+        str(tmp_path / "deg2"),
+        "--sim-profile",
+        "degraded",
+        "--baseline",
+        str(base),
+    )
     assert cand.returncode == 1 and "harness gate failed against baseline" in cand.stdout
 
 
@@ -84,17 +110,31 @@ def test_markers_and_keywords_select_cases(golden: Path, tmp_path: Path) -> None
     rag = pytest_evals("--golden", str(golden), "--run-dir", str(tmp_path / "r1"), "-m", "rag")
     assert rag.returncode == 0 and "2 passed, 14 deselected" in rag.stdout
     assert len(_records(tmp_path / "r1")) == 2  # deselected cases are never called
-    not_chat = pytest_evals("--golden", str(golden), "--run-dir", str(tmp_path / "r2"), "-m", "not chat and not rag")
+    not_chat = pytest_evals(
+        "--golden", str(golden), "--run-dir", str(tmp_path / "r2"), "-m", "not chat and not rag"
+    )
     assert not_chat.returncode == 5  # nothing left: pytest's "no tests ran"
-    k = pytest_evals("--golden", str(golden), "--run-dir", str(tmp_path / "r3"), "-k", "c00003", "-m", "critical")
+    k = pytest_evals(
+        "--golden", str(golden), "--run-dir", str(tmp_path / "r3"), "-k", "c00003", "-m", "critical"
+    )
     assert k.returncode == 0 and "1 passed" in k.stdout
 
 
 def test_xdist_and_junitxml_call_each_case_once(golden: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     xml = tmp_path / "evals.xml"
-    proc = pytest_evals("--golden", str(golden), "--run-dir", str(run), "-n", "2",
-                        "--junitxml", str(xml), "--sim-profile", "degraded")
+    proc = pytest_evals(
+        "--golden",
+        str(golden),
+        "--run-dir",
+        str(run),
+        "-n",
+        "2",
+        "--junitxml",
+        str(xml),
+        "--sim-profile",
+        "degraded",
+    )
     assert proc.returncode == 1
     recs = _records(run)
     counts = Counter(str(r["case_id"]) for r in recs)
@@ -110,8 +150,41 @@ def test_xdist_and_junitxml_call_each_case_once(golden: Path, tmp_path: Path) ->
 def test_endpoint_errors_are_errors_not_failures(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(3))
     with SimServer(suite, SimConfig(require_key="k")) as sim:
-        proc = pytest_evals("--golden", str(tmp_path / "golden"), "--run-dir", str(tmp_path / "run"),
-                            "--base-url", sim.base_url, "--model", "sim")
+        proc = pytest_evals(
+            "--golden",
+            str(tmp_path / "golden"),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--base-url",
+            sim.base_url,
+            "--model",
+            "sim",
+        )
     assert proc.returncode == 1
-    assert "3 errors" in proc.stdout and "failed" not in proc.stdout.split("short test summary")[-1].split("\n")[-2]
+    assert (
+        "3 errors" in proc.stdout
+        and "failed" not in proc.stdout.split("short test summary")[-1].split("\n")[-2]
+    )
     assert "EndpointError: auth (status 401" in proc.stdout
+
+
+def test_shipped_golden_set_as_evals(tmp_path: Path) -> None:
+    """`pytest evals/` on the shipped set: all pass on the reference profile; on the degraded
+    profile exactly the cases whose answers the simulator changed fail, naming check and reason."""
+    from harness.golden import load_suite
+    from harness.sim import REGRESSION_KINDS
+
+    suite = load_suite(ROOT / "golden")
+    ref = pytest_evals("--run-dir", str(tmp_path / "ref"), "-q")
+    assert ref.returncode == 0, ref.stdout[-3000:]
+    assert f"{len(suite)} passed" in ref.stdout
+    deg = pytest_evals("--run-dir", str(tmp_path / "deg"), "-q", "--sim-profile", "degraded")
+    assert deg.returncode == 1
+    changed = {cid for cid, kind in degraded_cases(suite).items() if kind in REGRESSION_KINDS}
+    failed = set(re.findall(r"FAILED \S+::test_golden\[\w+/([^\]]+)\]", deg.stdout))
+    assert failed and failed <= changed
+    assert len(failed) >= 0.8 * len(changed)  # a perturbation may leave a lenient case passing
+    blocks = deg.stdout.split("golden case ")[1:]
+    assert blocks and all(
+        re.search(r"\n  (FAIL|ERROR) \w+: ", b) for b in blocks if " failed: score" in b
+    )

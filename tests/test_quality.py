@@ -16,15 +16,23 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_clean() -> None:
     if shutil.which("ruff") is None:
         pytest.skip("ruff not installed (pip install -e '.[dev]')")
-    proc = subprocess.run(["ruff", "check", "harness", "tests", "benchmarks", "evals"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["ruff", "check", "harness", "tests", "benchmarks", "evals"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_mypy_strict_clean() -> None:
-    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "harness"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "harness"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if "No module named mypy" in proc.stderr:
         pytest.skip("mypy not installed (pip install -e '.[dev]')")
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]

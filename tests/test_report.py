@@ -27,14 +27,26 @@ def _mixed_run(tmp_path: Path) -> Path:
         cat = "chat" if i % 3 else "rag"
         passed = i % 5 != 0
         recs.append(
-            record(f"c{i:02d}", passed, category=cat, latency_s=0.1 * (i + 1),
-                   ttft_s=None if i % 4 == 0 else 0.01 * (i + 1),
-                   usage=None if i % 6 == 0 else {"prompt_tokens": 100 + i, "completion_tokens": 10 + i,
-                                                  "cached_tokens": 5 if i % 2 else None},
-                   finish_reason="length" if i == 7 else "stop")  # fmt: skip
+            record(
+                f"c{i:02d}",
+                passed,
+                category=cat,
+                latency_s=0.1 * (i + 1),
+                ttft_s=None if i % 4 == 0 else 0.01 * (i + 1),
+                usage=None
+                if i % 6 == 0
+                else {
+                    "prompt_tokens": 100 + i,
+                    "completion_tokens": 10 + i,
+                    "cached_tokens": 5 if i % 2 else None,
+                },
+                finish_reason="length" if i == 7 else "stop",
+            )
         )
     recs.append(record("e-timeout", status="error", error_type="timeout", category="chat"))
-    recs.append(record("e-429", status="error", error_type="rate_limit", category="rag", attempts=5))
+    recs.append(
+        record("e-429", status="error", error_type="rate_limit", category="rag", attempts=5)
+    )
     recs.append(record("measured", True, checks=[], score=None, category="chat"))
     return write_run(tmp_path / "run", recs, price=PRICE)
 
@@ -44,7 +56,9 @@ def test_pass_rates_and_wilson_intervals_match_statsmodels(tmp_path: Path) -> No
     # 30 checked records (6 fail) + 2 errors count; the measured-only case does not.
     assert (s["cases"], s["passed"], s["records"], s["measured_only"]) == (32, 24, 33, 1)
     assert s["pass_rate"] == pytest.approx(24 / 32)
-    assert s["ci"] == pytest.approx(list(proportion_confint(24, 32, alpha=0.05, method="wilson")), rel=1e-12)
+    assert s["ci"] == pytest.approx(
+        list(proportion_confint(24, 32, alpha=0.05, method="wilson")), rel=1e-12
+    )
     for name, block in s["categories"].items():
         low, high = proportion_confint(block["passed"], block["cases"], alpha=0.05, method="wilson")
         assert block["ci"] == pytest.approx([low, high], rel=1e-12), name
@@ -62,7 +76,11 @@ def test_unknown_values_are_skipped_not_zero(tmp_path: Path) -> None:
     ok = [r for r in raws if r["status"] == "ok"]
     usage = [r["usage"] for r in ok if r["usage"]]
     prompt = [u["prompt_tokens"] for u in usage]
-    assert s["tokens"]["prompt"] == {"sum": sum(prompt), "mean": pytest.approx(np.mean(prompt)), "known": len(prompt)}
+    assert s["tokens"]["prompt"] == {
+        "sum": sum(prompt),
+        "mean": pytest.approx(np.mean(prompt)),
+        "known": len(prompt),
+    }
     assert s["tokens"]["reasoning"] == {"sum": None, "mean": None, "known": 0}
     ttft = [r["ttft_s"] for r in ok if r["ttft_s"] is not None]
     assert s["ttft_s"]["p50"] == pytest.approx(np.percentile(ttft, 50))
@@ -71,7 +89,10 @@ def test_unknown_values_are_skipped_not_zero(tmp_path: Path) -> None:
     for q in (50, 95, 99):
         assert s["latency_s"][f"p{q}"] == pytest.approx(np.percentile(lat, q))
     price = Price.model_validate(PRICE)
-    costs = [price.cost(u["prompt_tokens"], u["completion_tokens"], u.get("cached_tokens")) for u in usage]
+    costs = [
+        price.cost(u["prompt_tokens"], u["completion_tokens"], u.get("cached_tokens"))
+        for u in usage
+    ]
     assert s["cost"]["sum"] == pytest.approx(sum(c for c in costs if c is not None))
     assert s["cost"]["known"] == len(usage) and s["cost"]["currency"] == "USD"
 
@@ -121,7 +142,11 @@ def test_torn_last_line_is_skipped_but_corruption_is_an_error(tmp_path: Path) ->
 
 def test_invalid_record_names_its_line(tmp_path: Path) -> None:
     broken = orjson.dumps({"case_id": "x", "status": "ok"}).decode()
-    run = write_run(tmp_path / "run", [record("a", True)], extra_lines=[broken, record("c", True).model_dump_json()])
+    run = write_run(
+        tmp_path / "run",
+        [record("a", True)],
+        extra_lines=[broken, record("c", True).model_dump_json()],
+    )
     with pytest.raises(InputError, match=r"results\.jsonl:2: invalid record"):
         build_report(run)
 
@@ -132,16 +157,30 @@ def test_not_a_run_directory(tmp_path: Path) -> None:
 
 
 def test_repeats_pass_at_k_matches_the_combinatorial_definition(tmp_path: Path) -> None:
-    outcomes = {"always": [1, 1, 1, 1], "never": [0, 0, 0, 0], "flaky1": [1, 0, 0, 1], "flaky2": [0, 0, 1, 0]}
-    recs = [record(cid, bool(v), repeat=k) for cid, vs in outcomes.items() for k, v in enumerate(vs)]
+    outcomes = {
+        "always": [1, 1, 1, 1],
+        "never": [0, 0, 0, 0],
+        "flaky1": [1, 0, 0, 1],
+        "flaky2": [0, 0, 1, 0],
+    }
+    recs = [
+        record(cid, bool(v), repeat=k) for cid, vs in outcomes.items() for k, v in enumerate(vs)
+    ]
     rep = build_report(write_run(tmp_path / "run", recs, repeats=4))
     r = rep.summary["repeats"]
     assert sorted(r["flaky"]) == ["flaky1", "flaky2"]
     for k in range(1, 5):
         # pass@k = 1 - C(n-c, k) / C(n, k), averaged over cases (Chen et al. 2021)
-        exp = np.mean([1 - comb(4 - sum(v), k, exact=True) / comb(4, k, exact=True) for v in outcomes.values()])
+        exp = np.mean(
+            [
+                1 - comb(4 - sum(v), k, exact=True) / comb(4, k, exact=True)
+                for v in outcomes.values()
+            ]
+        )
         # ... which is the chance that a random k-subset of the samples holds a pass:
-        brute = np.mean([np.mean([any(c) for c in itertools.combinations(v, k)]) for v in outcomes.values()])
+        brute = np.mean(
+            [np.mean([any(c) for c in itertools.combinations(v, k)]) for v in outcomes.values()]
+        )
         assert r["pass_at_k"][str(k)] == pytest.approx(exp) == pytest.approx(brute)
     assert rep.per_case is not None
     assert rep.per_case.set_index("case_id").loc["flaky1", "pass_rate"] == pytest.approx(0.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import time
 from pathlib import Path
 
@@ -21,16 +22,24 @@ from .conftest import make_cases, write_suite
 
 
 def _ep(url: str, **limits: float) -> Endpoint:
-    return Endpoint(name="sim", base_url=url, model="sim-reference",
-                    limits=Limits(**{"concurrency": 8, "timeout_s": 10, **limits}))  # type: ignore[arg-type]
+    return Endpoint(
+        name="sim",
+        base_url=url,
+        model="sim-reference",
+        limits=Limits(**{"concurrency": 8, "timeout_s": 10, **limits}),
+    )  # type: ignore[arg-type]
 
 
 def _lines(run_dir: Path) -> list[dict[str, object]]:
     return [orjson.loads(x) for x in (run_dir / RESULTS).read_bytes().splitlines()]
 
 
-def test_run_writes_one_record_per_case_and_repeat(small_suite: Suite, sim_url: str, tmp_path: Path) -> None:
-    res = asyncio.run(run_suite(small_suite, _ep(sim_url), out_dir=tmp_path / "run", repeats=2, progress=False))
+def test_run_writes_one_record_per_case_and_repeat(
+    small_suite: Suite, sim_url: str, tmp_path: Path
+) -> None:
+    res = asyncio.run(
+        run_suite(small_suite, _ep(sim_url), out_dir=tmp_path / "run", repeats=2, progress=False)
+    )
     recs = load_records(res.path)
     assert len(recs) == 24 and len(_lines(res.path)) == 24
     assert {(r.case_id, r.repeat) for r in recs} == {(c.id, k) for c in small_suite for k in (0, 1)}
@@ -43,18 +52,40 @@ def test_run_writes_one_record_per_case_and_repeat(small_suite: Suite, sim_url: 
     assert m.endpoint["base_url"] == sim_url and "api_key" not in m.endpoint
 
 
-def test_selection_and_shards_cover_the_suite_once(small_suite: Suite, sim_url: str, tmp_path: Path) -> None:
+def test_selection_and_shards_cover_the_suite_once(
+    small_suite: Suite, sim_url: str, tmp_path: Path
+) -> None:
     seen: list[str] = []
     for i in (1, 2, 3):
-        res = asyncio.run(run_suite(small_suite, _ep(sim_url), out_dir=tmp_path / f"s{i}", shard=f"{i}/3", progress=False))
+        res = asyncio.run(
+            run_suite(
+                small_suite,
+                _ep(sim_url),
+                out_dir=tmp_path / f"s{i}",
+                shard=f"{i}/3",
+                progress=False,
+            )
+        )
         seen += [r.case_id for r in load_records(res.path)]
     assert sorted(seen) == sorted(c.id for c in small_suite)
-    res = asyncio.run(run_suite(small_suite, _ep(sim_url), out_dir=tmp_path / "f", filter_text="c0000", progress=False))
+    res = asyncio.run(
+        run_suite(
+            small_suite, _ep(sim_url), out_dir=tmp_path / "f", filter_text="c0000", progress=False
+        )
+    )
     assert len(load_records(res.path)) == 10
     with pytest.raises(InputError, match="I/N"):
         parse_shard("4/3")
     with pytest.raises(InputError, match="no cases selected"):
-        asyncio.run(run_suite(small_suite, _ep(sim_url), out_dir=tmp_path / "none", categories=["rag"], progress=False))
+        asyncio.run(
+            run_suite(
+                small_suite,
+                _ep(sim_url),
+                out_dir=tmp_path / "none",
+                categories=["rag"],
+                progress=False,
+            )
+        )
     assert not (tmp_path / "none").exists()
 
 
@@ -76,7 +107,10 @@ def test_resume_and_retry_errors(tmp_path: Path) -> None:
         res = asyncio.run(run_suite(suite, ep, out_dir=tmp_path / "run", progress=False))
         recs = load_records(res.path)
         assert len(recs) == 30
-        assert all(r.status == "error" and r.error and r.error.type == "auth" and r.attempts == 1 for r in recs)
+        assert all(
+            r.status == "error" and r.error and r.error.type == "auth" and r.attempts == 1
+            for r in recs
+        )
     # Resume without --retry-errors: nothing is missing, nothing is called.
     with SimServer(suite, SimConfig()) as sim:
         url2 = sim.base_url
@@ -111,7 +145,11 @@ def test_rate_limits_hold(tmp_path: Path) -> None:
     with SimServer(suite) as sim:
         url = sim.base_url
         t0 = time.perf_counter()
-        asyncio.run(run_suite(suite, _ep(url, concurrency=30, rps=10), out_dir=tmp_path / "run", progress=False))
+        asyncio.run(
+            run_suite(
+                suite, _ep(url, concurrency=30, rps=10), out_dir=tmp_path / "run", progress=False
+            )
+        )
         elapsed = time.perf_counter() - t0
     # 10/s with a full bucket at the start: 30 calls need at least ~2 s. Only a lower bound is
     # asserted (a slow machine may take longer; it may never be faster).
@@ -122,10 +160,18 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
     """2,000 cases at concurrency 64 through 429 10%, 5xx 5%, hang 2%, cut stream 2% (+ 400 1%)."""
     n = 2000
     suite = write_suite(tmp_path / "g" / "c.yaml", make_cases(n))
-    cfg = SimConfig(faults="429=10%,5xx=5%,hang=2%,cut=2%,400=1%", retry_after_s=0.3, hang_s=30, seed=7)
+    cfg = SimConfig(
+        faults="429=10%,5xx=5%,hang=2%,cut=2%,400=1%", retry_after_s=0.3, hang_s=30, seed=7
+    )
     with SimServer(suite, cfg) as sim:
-        ep = _ep(sim.base_url, concurrency=64, timeout_s=2.0, max_retries=6,
-                 backoff_initial_s=0.01, backoff_max_s=0.1)
+        ep = _ep(
+            sim.base_url,
+            concurrency=64,
+            timeout_s=2.0,
+            max_retries=6,
+            backoff_initial_s=0.01,
+            backoff_max_s=0.1,
+        )
         res = asyncio.run(run_suite(suite, ep, out_dir=tmp_path / "run", progress=False))
         log = list(sim.stats.log)
         injected = dict(sim.stats.faults)
@@ -135,7 +181,12 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
     recs = {r.case_id: r for r in load_records(res.path)}
     assert all((r.status == "error") == (r.error is not None) for r in recs.values())
     assert all(r.error.type for r in recs.values() if r.error)
-    assert injected["429"] > 100 and injected["5xx"] > 40 and injected["hang"] > 10 and injected["cut"] > 10
+    assert (
+        injected["429"] > 100
+        and injected["5xx"] > 40
+        and injected["hang"] > 10
+        and injected["cut"] > 10
+    )
 
     per_case: dict[str, list[tuple[float, str | None]]] = collections.defaultdict(list)
     for t, case_id, fault in log:
@@ -145,7 +196,7 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
     for case_id, calls in per_case.items():
         rec = recs[case_id]
         assert rec.attempts == len(calls)  # every attempt the server saw is counted, no more
-        for (t0, fault), (t1, _) in zip(calls, calls[1:], strict=False):
+        for (t0, fault), (t1, _) in itertools.pairwise(calls):
             assert fault != "400"  # a 4xx is never retried
             if fault == "429":
                 # Retry-After 0.3 s is a floor (the client clock starts after the response,

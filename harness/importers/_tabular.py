@@ -50,7 +50,13 @@ CHECKS = (
     "no_call",
     "none",
 )
-_SUFFIX_KIND = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+_SUFFIX_KIND = {
+    ".jsonl": "json",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+}
 
 
 def parse_spec(text: str | None, category: str | None = None) -> dict[str, str]:
@@ -59,7 +65,9 @@ def parse_spec(text: str | None, category: str | None = None) -> dict[str, str]:
     `category` (from ``--category``) fills in ``category`` when the spec does not name one.
     """
     if not text:
-        raise InputError("--spec is required for jsonl, parquet and hf, e.g. --spec \"prompt=question,reference=answer,check=contains\"")
+        raise InputError(
+            '--spec is required for jsonl, parquet and hf, e.g. --spec "prompt=question,reference=answer,check=contains"'
+        )
     spec: dict[str, str] = {}
     for part in text.split(","):
         if not part.strip():
@@ -69,12 +77,16 @@ def parse_spec(text: str | None, category: str | None = None) -> dict[str, str]:
         if not sep or not value:
             raise InputError(f"--spec: {part.strip()!r} is not KEY=VALUE")
         if key not in COLUMN_KEYS + LITERAL_KEYS:
-            raise InputError(f"--spec: unknown key {key!r} (known: {', '.join(COLUMN_KEYS + LITERAL_KEYS)})")
+            raise InputError(
+                f"--spec: unknown key {key!r} (known: {', '.join(COLUMN_KEYS + LITERAL_KEYS)})"
+            )
         if key in spec:
             raise InputError(f"--spec: {key!r} given twice")
         spec[key] = value
     if "prompt" not in spec and "messages" not in spec:
-        raise InputError("--spec: name the column with the prompt (prompt=COLUMN) or with chat messages (messages=COLUMN)")
+        raise InputError(
+            "--spec: name the column with the prompt (prompt=COLUMN) or with chat messages (messages=COLUMN)"
+        )
     if category is not None:
         spec.setdefault("category", category)
     spec.setdefault("category", "chat")
@@ -83,11 +95,15 @@ def parse_spec(text: str | None, category: str | None = None) -> dict[str, str]:
         raise InputError(f"--spec: category {category!r} is not one of {', '.join(CATEGORIES)}")
     for check in _checks(spec):
         if check not in CHECKS:
-            raise InputError(f"--spec: check {check!r} cannot be built from a row (supported: {', '.join(CHECKS)})")
+            raise InputError(
+                f"--spec: check {check!r} cannot be built from a row (supported: {', '.join(CHECKS)})"
+            )
     if "code_tests" in _checks(spec) and "tests" not in spec:
         raise InputError("--spec: check=code_tests needs the column with the tests (tests=COLUMN)")
     if "max_tokens" in spec and not spec["max_tokens"].isdigit():
-        raise InputError(f"--spec: max_tokens must be a positive integer, not {spec['max_tokens']!r}")
+        raise InputError(
+            f"--spec: max_tokens must be a positive integer, not {spec['max_tokens']!r}"
+        )
     return spec
 
 
@@ -104,7 +120,13 @@ def source_kind(source: str, path: Path) -> str:
         return "saved"
     kind = _SUFFIX_KIND.get(path.suffix.lower())
     if kind is None:
-        raise InputError(Problem(str(path), 0, "hf reads a dataset folder saved with save_to_disk, or a .jsonl/.json/.parquet/.csv file"))
+        raise InputError(
+            Problem(
+                str(path),
+                0,
+                "hf reads a dataset folder saved with save_to_disk, or a .jsonl/.json/.parquet/.csv file",
+            )
+        )
     return kind
 
 
@@ -146,7 +168,9 @@ def _context(value: Any) -> list[dict[str, Any]]:
     return chunks
 
 
-def _check(name: str, ref: str | None, row: dict[str, Any], spec: dict[str, str]) -> dict[str, Any] | None:
+def _check(
+    name: str, ref: str | None, row: dict[str, Any], spec: dict[str, str]
+) -> dict[str, Any] | None:
     """The check `name` for one row (None for "none")."""
     if name == "none":
         return None
@@ -172,7 +196,10 @@ def _check(name: str, ref: str | None, row: dict[str, Any], spec: dict[str, str]
             raise ValueError(f"check 'numeric': the reference {ref!r} is not a number") from None
     if name == "one_of":
         values = _maybe_json(ref)
-        return {"type": "one_of", "values": [str(v) for v in values] if isinstance(values, list) else [ref]}
+        return {
+            "type": "one_of",
+            "values": [str(v) for v in values] if isinstance(values, list) else [ref],
+        }
     expected = _maybe_json(ref)
     if isinstance(expected, str):
         raise ValueError("check 'json_match': the reference is not JSON")
@@ -225,10 +252,16 @@ def load_cases(
     category: str | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     if not path:
-        raise InputError(f"harness import {source} needs a PATH (a file, or a dataset folder for hf)")
+        raise InputError(
+            f"harness import {source} needs a PATH (a file, or a dataset folder for hf)"
+        )
     file = Path(path)
     if not file.exists():
-        hint = " (hf reads datasets saved on disk; it never downloads from the Hub)" if source == "hf" else ""
+        hint = (
+            " (hf reads datasets saved on disk; it never downloads from the Hub)"
+            if source == "hf"
+            else ""
+        )
         raise InputError(Problem(str(file), 0, f"no such file or directory{hint}"))
     spec = parse_spec(spec_text, category)
     missing_cols: list[str] = []
@@ -237,7 +270,13 @@ def load_cases(
         missing_cols = [spec[k] for k in COLUMN_KEYS if k in spec and spec[k] not in rows[0]]
     if missing_cols:
         have = ", ".join(rows[0])
-        raise InputError(Problem(str(file), 0, f"--spec names columns the data lacks: {', '.join(missing_cols)} (columns: {have})"))
+        raise InputError(
+            Problem(
+                str(file),
+                0,
+                f"--spec names columns the data lacks: {', '.join(missing_cols)} (columns: {have})",
+            )
+        )
     stem = file.name.split(".")[0] if file.is_file() else file.name
     problems: list[Problem] = []
     cases = []
@@ -255,7 +294,11 @@ def load_cases(
             problems.append(Problem(str(file), i, reason))
             continue
         if case["id"] in seen:
-            problems.append(Problem(str(file), i, f"duplicate id {case['id']!r} (first in row {seen[case['id']]})"))
+            problems.append(
+                Problem(
+                    str(file), i, f"duplicate id {case['id']!r} (first in row {seen[case['id']]})"
+                )
+            )
             continue
         seen[case["id"]] = i
         cases.append(case)

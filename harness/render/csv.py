@@ -9,8 +9,8 @@ module's rules (commas, quotes, newlines), UTF-8, so ``pandas.read_csv(path)`` r
 
 from __future__ import annotations
 
-from pathlib import Path
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -189,7 +189,9 @@ def diff_frame(diff: RunDiff) -> pd.DataFrame:
                 values = src[old].to_numpy(dtype=float, na_value=np.nan)
                 out[f"{side}.{new}"] = np.where(present, values, np.nan)
         out[f"{side}.failed_checks"] = _object_column(present, failed)
-    out.insert(list(out.columns).index("cand.score") + 1, "score_delta", p["score_delta"].to_numpy())
+    out.insert(
+        list(out.columns).index("cand.score") + 1, "score_delta", p["score_delta"].to_numpy()
+    )
     return out
 
 

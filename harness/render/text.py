@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.render._fmt import NA, ci, mean, money, num, pct, points, pval, secs, signed_pct
+from harness.render._fmt import NA, ci, mean, money, num, pct, points, pval, score, secs, signed_pct
 
 
 def _errors(block: dict[str, Any]) -> str:
@@ -68,7 +68,7 @@ def diff_lines(s: dict[str, Any]) -> list[str]:
 
 
 def mean_score(v: Any) -> str:
-    return num(v, 3) if v is not None else NA
+    return score(v)
 
 
 def terminal_lines(obj: Any) -> list[str]:

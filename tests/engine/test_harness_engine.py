@@ -32,31 +32,69 @@ def _run(tmp_path: Path, target: EngineTarget, cases: list[dict[str, Any]], name
     golden.write_text(yaml.safe_dump(cases, sort_keys=False))
     out = tmp_path / name
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", "run", "--base-url", target.base_url, "--model", target.model,
-         "--suite", str(golden), "--out", str(out), "--no-progress", "--concurrency", "2"],
-        capture_output=True, text=True, timeout=300, env={**os.environ},
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--base-url",
+            target.base_url,
+            "--model",
+            target.model,
+            "--suite",
+            str(golden),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--concurrency",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert load_manifest(out).status == "complete"
     return sorted(load_records(out), key=lambda r: r.case_id)
 
 
-def test_chat_model_stop_length_and_non_streaming(tmp_path: Path, chat_engine: EngineTarget) -> None:
+def test_chat_model_stop_length_and_non_streaming(
+    tmp_path: Path, chat_engine: EngineTarget
+) -> None:
     cases = [
-        {"id": "full", "category": "chat", "messages": QUESTION,
-         "checks": [{"type": "contains", "value": CHAT_ANSWER}]},
-        {"id": "short", "category": "chat", "messages": QUESTION, "params": {"max_tokens": 3},
-         "checks": [{"type": "contains", "value": CHAT_ANSWER}]},
-        {"id": "unstreamed", "category": "chat", "messages": QUESTION, "params": {"stream": False},
-         "checks": [{"type": "contains", "value": "capital of France"}]},
+        {
+            "id": "full",
+            "category": "chat",
+            "messages": QUESTION,
+            "checks": [{"type": "contains", "value": CHAT_ANSWER}],
+        },
+        {
+            "id": "short",
+            "category": "chat",
+            "messages": QUESTION,
+            "params": {"max_tokens": 3},
+            "checks": [{"type": "contains", "value": CHAT_ANSWER}],
+        },
+        {
+            "id": "unstreamed",
+            "category": "chat",
+            "messages": QUESTION,
+            "params": {"stream": False},
+            "checks": [{"type": "contains", "value": "capital of France"}],
+        },
     ]
     full, short, unstreamed = _run(tmp_path, chat_engine, cases, "chat")
     assert full.status == "ok" and full.output.content == CHAT_ANSWER
     assert full.finish_reason == "stop" and full.passed
     assert full.usage is not None and full.usage.prompt_tokens and full.usage.completion_tokens
     assert full.usage.total_tokens == full.usage.prompt_tokens + full.usage.completion_tokens
-    assert full.usage.reasoning_tokens is None and full.usage.cached_tokens is None  # not reported: unknown
-    assert full.ttft_s is not None and full.latency_s is not None and 0 < full.ttft_s <= full.latency_s
+    assert (
+        full.usage.reasoning_tokens is None and full.usage.cached_tokens is None
+    )  # not reported: unknown
+    assert (
+        full.ttft_s is not None and full.latency_s is not None and 0 < full.ttft_s <= full.latency_s
+    )
     assert short.finish_reason == "length" and not short.passed
     assert short.output.content and CHAT_ANSWER.startswith(short.output.content)
     assert short.usage is not None and short.usage.completion_tokens == 3
@@ -65,12 +103,20 @@ def test_chat_model_stop_length_and_non_streaming(tmp_path: Path, chat_engine: E
 
 
 def test_tool_model_returns_a_structured_call(tmp_path: Path, tool_engine: EngineTarget) -> None:
-    cases = [{
-        "id": "weather", "category": "tool_use",
-        "messages": [{"role": "user", "content": "What's the weather in Paris?"}],
-        "tools": [WEATHER_TOOL],
-        "checks": [{"type": "tool_call", "calls": [{"name": TOOL_NAME, "arguments": {"city": ["Paris"]}}]}],
-    }]
+    cases = [
+        {
+            "id": "weather",
+            "category": "tool_use",
+            "messages": [{"role": "user", "content": "What's the weather in Paris?"}],
+            "tools": [WEATHER_TOOL],
+            "checks": [
+                {
+                    "type": "tool_call",
+                    "calls": [{"name": TOOL_NAME, "arguments": {"city": ["Paris"]}}],
+                }
+            ],
+        }
+    ]
     (rec,) = _run(tmp_path, tool_engine, cases, "tool")
     assert rec.status == "ok" and rec.finish_reason == "tool_calls" and rec.passed, rec.checks
     assert [tc.name for tc in rec.output.tool_calls] == [TOOL_NAME]

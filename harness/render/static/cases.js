@@ -187,7 +187,7 @@
   }
   function details(i) {
     var box = el("div", "details");
-    var prompt = D.prompts[R.id[i]];
+    var prompt = Object.prototype.hasOwnProperty.call(D.prompts, R.id[i]) ? D.prompts[R.id[i]] : null;
     if (prompt) {
       var pd = el("details", "prompt");
       pd.appendChild(el("summary", null, "Prompt (" + prompt.length + " messages, from the golden suite)"));
@@ -327,7 +327,7 @@
     var start = st.page * st.size;
     var end = Math.min(view.length, start + st.size);
     var frag = document.createDocumentFragment();
-    var seen = {};
+    var seen = Object.create(null);
     for (var p = start; p < end; p++) {
       var i = view[p];
       var tr = el("tr", "row");
