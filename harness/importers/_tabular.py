@@ -66,7 +66,8 @@ def parse_spec(text: str | None, category: str | None = None) -> dict[str, str]:
     """
     if not text:
         raise InputError(
-            '--spec is required for jsonl, parquet and hf, e.g. --spec "prompt=question,reference=answer,check=contains"'
+            "--spec is required for jsonl, parquet and hf, e.g. "
+            '--spec "prompt=question,reference=answer,check=contains"'
         )
     spec: dict[str, str] = {}
     for part in text.split(","):
@@ -85,7 +86,8 @@ def parse_spec(text: str | None, category: str | None = None) -> dict[str, str]:
         spec[key] = value
     if "prompt" not in spec and "messages" not in spec:
         raise InputError(
-            "--spec: name the column with the prompt (prompt=COLUMN) or with chat messages (messages=COLUMN)"
+            "--spec: name the column with the prompt (prompt=COLUMN) "
+            "or with chat messages (messages=COLUMN)"
         )
     if category is not None:
         spec.setdefault("category", category)
@@ -96,7 +98,8 @@ def parse_spec(text: str | None, category: str | None = None) -> dict[str, str]:
     for check in _checks(spec):
         if check not in CHECKS:
             raise InputError(
-                f"--spec: check {check!r} cannot be built from a row (supported: {', '.join(CHECKS)})"
+                f"--spec: check {check!r} cannot be built from a row "
+                f"(supported: {', '.join(CHECKS)})"
             )
     if "code_tests" in _checks(spec) and "tests" not in spec:
         raise InputError("--spec: check=code_tests needs the column with the tests (tests=COLUMN)")
@@ -124,7 +127,8 @@ def source_kind(source: str, path: Path) -> str:
             Problem(
                 str(path),
                 0,
-                "hf reads a dataset folder saved with save_to_disk, or a .jsonl/.json/.parquet/.csv file",
+                "hf reads a dataset folder saved with save_to_disk, "
+                "or a .jsonl/.json/.parquet/.csv file",
             )
         )
     return kind
@@ -177,9 +181,10 @@ def _check(
     if name in ("json_valid", "abstain", "citations", "refusal", "no_call"):
         return {"type": name}
     if name == "code_tests":
-        check = {"type": "code_tests", "tests": _text(row.get(spec["tests"])) or ""}
-        if "entry_point" in spec and _text(row.get(spec["entry_point"])):
-            check["entry_point"] = _text(row.get(spec["entry_point"]))
+        check: dict[str, Any] = {"type": "code_tests", "tests": _text(row.get(spec["tests"])) or ""}
+        entry_point = _text(row.get(spec["entry_point"])) if "entry_point" in spec else None
+        if entry_point:
+            check["entry_point"] = entry_point
         return check
     if ref is None:
         raise ValueError(f"check {name!r} needs a reference and the row has none")
@@ -279,7 +284,7 @@ def load_cases(
         )
     stem = file.name.split(".")[0] if file.is_file() else file.name
     problems: list[Problem] = []
-    cases = []
+    cases: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for i, row in enumerate(rows, start=1):
         if limit is not None and len(cases) >= limit:

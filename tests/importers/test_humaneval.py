@@ -50,7 +50,8 @@ def test_selftest_all_canonical_solutions_pass(imported: Path) -> None:
 
 def test_limit_and_an_explicit_file(tmp_path: Path) -> None:
     src = tmp_path / "subset.jsonl.gz"
-    rows = [json.loads(x) for x in gzip.open(default_data_file(), "rt").read().splitlines()[:5]]
+    with gzip.open(default_data_file(), "rt") as fh:
+        rows = [json.loads(x) for x in fh.read().splitlines()[:5]]
     with gzip.open(src, "wt") as fh:
         fh.write("\n".join(json.dumps(r) for r in rows) + "\n")
     written = import_source(

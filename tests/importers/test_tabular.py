@@ -209,7 +209,7 @@ def test_duplicate_ids_and_unreadable_files(tmp_path: Path) -> None:
         _imp("jsonl", src, "id=id,prompt=q", tmp_path / "o")
     bad = tmp_path / "broken.parquet"
     bad.write_text("not parquet")
-    with pytest.raises(InputError, match="broken.parquet: cannot read as parquet"):
+    with pytest.raises(InputError, match=r"broken\.parquet: cannot read as parquet"):
         _imp("parquet", bad, "prompt=q", tmp_path / "o")
 
 
