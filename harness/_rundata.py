@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 from pydantic import ValidationError
 
 from harness.endpoints import Price
 from harness.errors import InputError, Problem
 from harness.records import Manifest, Record
-from harness.store import RESULTS, Run, load_manifest
+from harness.store import RESULTS, Run, iter_raw_records, load_manifest
 
 __all__ = ["TOKEN_FIELDS", "RunData", "load_run_data", "pause_gc"]
 
@@ -148,50 +147,9 @@ def _collect(raws: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict
     return cols, chk
 
 
-def _iter_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """`harness.store.iter_raw_records`, streamed line by line.
-
-    Same rules (blank lines skipped, a torn *last* line skipped, any other bad line an
-    InputError) without holding the whole file and its split lines in memory at once: for a
-    100,000-record run that is ~500 MB less at peak.
-    """
-    file = path / RESULTS
-    if not file.is_file():
-        return
-    with file.open("rb") as f:
-        pending: tuple[int, bytes] | None = None
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            if pending is not None:
-                yield _parse_line(file, *pending, last=False)
-            pending = (lineno, line)
-        if pending is not None:
-            try:
-                yield _parse_line(file, *pending, last=True)
-            except _TornLine:
-                return
-
-
-class _TornLine(Exception):
-    pass
-
-
-def _parse_line(file: Path, lineno: int, line: bytes, *, last: bool) -> dict[str, Any]:
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        if last:
-            raise _TornLine from None
-        raise InputError(Problem(str(file), lineno, "corrupt record line (not JSON)")) from None
-    if not isinstance(obj, dict):
-        raise InputError(Problem(str(file), lineno, "a record must be a JSON object"))
-    return obj
-
-
 def _locate_bad_record(path: Path) -> None:
     """Slow path after the fast one failed: validate each line to name the bad one."""
-    for i, raw in enumerate(_iter_lines(path), start=1):
+    for i, raw in enumerate(iter_raw_records(path), start=1):
         try:
             Record.model_validate(raw)
         except ValidationError as exc:
@@ -284,7 +242,7 @@ def load_run_data(run: Run | RunData | str | Path) -> RunData:
     else:
         path = Path(run)
         manifest = load_manifest(path)
-        raws = _iter_lines(path)
+        raws = iter_raw_records(path)
     try:
         with pause_gc():
             cols, chk = _collect(raws)

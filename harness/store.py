@@ -68,30 +68,44 @@ def load_manifest(run_dir: str | Path) -> Manifest:
 
 
 def iter_raw_records(run_dir: str | Path) -> Iterator[dict[str, Any]]:
-    """Every record line as a plain dict (fast path for reports over 100k records).
+    """Every record line as a plain dict, streamed (the fast path for 100k-record reports).
 
-    A line that does not parse is skipped only if it is the last one (a torn write from a kill);
-    anywhere else it is corruption and an error.
+    Blank lines are skipped. A line that does not parse is skipped only if it is the last one
+    (a torn write from a kill); anywhere else it is corruption and an error with its line.
+    Lines are read one at a time, one ahead, so a large run never sits in memory twice.
     """
     path = Path(run_dir) / RESULTS
     if not path.is_file():
         return
     with path.open("rb") as f:
-        lines = f.read().split(b"\n")
-    last = len(lines) - 1
-    while last >= 0 and not lines[last].strip():
-        last -= 1
-    for i, line in enumerate(lines[: last + 1]):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            if i == last:
+        pending: tuple[int, bytes] | None = None
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            if pending is not None:
+                yield _parse_line(path, *pending, last=False)
+            pending = (lineno, line)
+        if pending is not None:
+            try:
+                yield _parse_line(path, *pending, last=True)
+            except _TornLine:
                 return
-            raise InputError(Problem(str(path), i + 1, "corrupt record line (not JSON)")) from None
-        if isinstance(obj, dict):
-            yield obj
+
+
+class _TornLine(Exception):
+    pass
+
+
+def _parse_line(file: Path, lineno: int, line: bytes, *, last: bool) -> dict[str, Any]:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        if last:
+            raise _TornLine from None
+        raise InputError(Problem(str(file), lineno, "corrupt record line (not JSON)")) from None
+    if not isinstance(obj, dict):
+        raise InputError(Problem(str(file), lineno, "a record must be a JSON object"))
+    return obj
 
 
 def load_records(run_dir: str | Path, *, latest_only: bool = True) -> list[Record]:

@@ -179,7 +179,7 @@ def diff_frame(diff: RunDiff) -> pd.DataFrame:
     for side, data, rows in (("base", diff.base, p["brow"]), ("cand", diff.cand, p["crow"])):
         idx = rows.to_numpy()
         present = idx >= 0
-        src = data.records.iloc[np.where(present, idx, 0)].reset_index(drop=True)
+        src = data.records[list(fields)].iloc[np.where(present, idx, 0)].reset_index(drop=True)
         failed = np.array(_failed(data) or [""], dtype=object)[np.where(present, idx, 0)]
         for old, new in fields.items():
             if old in _DIFF_TEXT:

@@ -46,6 +46,13 @@ class Browser:
         self.reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Browser:
+        try:
+            return await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # never leave a browser behind
+            raise
+
+    async def _start(self) -> Browser:
         self.profile.mkdir(parents=True, exist_ok=True)
         args = [
             self.exe,

@@ -9,6 +9,7 @@ links) are shown as text and execute nothing.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from pathlib import Path
@@ -24,6 +25,10 @@ from tests.render._runs import check, record, write_run
 pytestmark = pytest.mark.browser
 
 CHROMIUM = find_chromium()
+if CHROMIUM is None and os.environ.get("HARNESS_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(
+        "HARNESS_REQUIRE_BROWSER=1 but chromium is not installed (.ci/run installs it)"
+    )
 if CHROMIUM is None:  # pragma: no cover - depends on the machine
     pytest.skip(
         "chromium not installed (Debian: apt-get install chromium)", allow_module_level=True
