@@ -8,6 +8,7 @@ argument is a load error rather than a crash in the middle of a paid run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -54,13 +55,24 @@ class ToolFunction(_Strict):
     @classmethod
     def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         if v is not None:
-            try:
-                Draft202012Validator.check_schema(v)
-            except SchemaError as exc:
-                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
-            if v.get("type", "object") != "object":
-                raise ValueError("tool parameters must be a JSON Schema of type 'object'")
+            problem = _schema_problem(orjson.dumps(v, option=orjson.OPT_SORT_KEYS))
+            if problem:
+                raise ValueError(problem)
         return v
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_problem(schema_json: bytes) -> str | None:
+    """Why a tool's parameter schema is unusable, or None; cached because suites (and
+    imported benchmark sets) repeat the same tool definitions across hundreds of cases."""
+    schema = orjson.loads(schema_json)
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return f"not a valid JSON Schema: {exc.message}"
+    if schema.get("type", "object") != "object":
+        return "tool parameters must be a JSON Schema of type 'object'"
+    return None
 
 
 class Tool(_Strict):

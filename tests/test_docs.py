@@ -24,3 +24,15 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_second() -> None:
     assert len(blocks) == 2 and all(len(b.strip().splitlines()) == 1 for b in blocks)
     ci = (ROOT / ".ci" / "run").read_text()
     assert blocks[1].strip() in ci
+
+
+def test_readme_golden_counts_are_the_real_ones() -> None:
+    from collections import Counter
+
+    from harness.golden import load_suite
+
+    counts = Counter(c.category for c in load_suite(ROOT / "golden"))
+    readme = (ROOT / "README.md").read_text()
+    table = dict(re.findall(r"^\| (\w+) \| (\d+) \|$", readme, flags=re.M))
+    assert {k: int(v) for k, v in table.items()} == dict(counts)
+    assert f"{sum(counts.values())} cases" in readme
