@@ -4,6 +4,8 @@
 read the same: ``calls: [{name: get_weather, arguments: {city: [Paris, "Paris, France"],
 unit: [celsius, ""]}}]``. The matching rules live in `_bfcl.py`; this module turns a record into
 calls, checks arguments against the case's own tools at load time, and writes the verdict.
+Free-text arguments may use a rule instead of listing phrasings (``query: [{$pattern: e4}]``,
+see `Form`); rules are compiled once, when the golden file loads.
 
 Every failure carries a typed label in ``data["label"]`` (`wrong_function`, `missing_required`,
 `unexpected_param`, `type_error`, `value_error`, `wrong_count`, `no_call`,
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -31,11 +33,14 @@ from harness.checks._base import (
     register,
 )
 from harness.checks._bfcl import (
+    FORM_KINDS,
     Actual,
     Expected,
+    Form,
     Label,
     norm_name,
     pair_calls,
+    parse_form,
     schema_types,
 )
 from harness.records import Output, ToolCall
@@ -140,8 +145,14 @@ class ToolCallCheck:
     allow_extra_calls: bool = False
     from_text: bool = False
 
+    @cached_property
+    def _expected(self) -> list[Expected]:
+        """The expected calls with their rules compiled: once per case, not once per record."""
+        return _compile_calls(self.calls)
+
     def bind(self, env: BuildEnv) -> None:
         """Catch expected calls that no answer could match, while the golden file is loaded."""
+        expected = self._expected  # a bad rule (a regex that does not compile) fails here
         tools = _tools(env.case)
         if tools is None:
             return
@@ -155,7 +166,7 @@ class ToolCallCheck:
             params = by_name[norm_name(spec.name)] or {}
             props = params.get("properties")
             props = props if isinstance(props, dict) else {}
-            for param, allowed in spec.arguments.items():
+            for param, allowed in expected[i].arguments.items():
                 loc = (*where, "arguments", param)
                 label = f"call {i + 1} {spec.name}: argument {param!r}"
                 if param not in props and "" not in allowed:
@@ -166,6 +177,10 @@ class ToolCallCheck:
                     msg = f"{label}: the list of allowed values is empty, so no call can match"
                     raise CheckArgError(msg, loc)
                 _check_shape(label, allowed, props.get(param), loc)
+                for k, value in enumerate(allowed):
+                    _check_forms(
+                        f"call {i + 1} {spec.name}", param, value, props.get(param), (*loc, k)
+                    )
             for param in params.get("required") or []:
                 if param not in spec.arguments:
                     msg = f"call {i + 1} {spec.name}: required parameter {param!r} has no values"
@@ -179,7 +194,7 @@ class ToolCallCheck:
             if not self.from_text and "<tool_call>" in ctx.text:
                 hint = " (the text holds a <tool_call> block; set from_text: true to read it)"
             return _fail("no_call", f"no tool call made; expected {wanted}{hint}", source=source)
-        expected = [Expected(c.name, c.arguments) for c in self.calls]
+        expected = self._expected
         actual = [Actual(c.name, _decoded(c), c.arguments) for c in calls]
         pairing = pair_calls(expected, actual, _schemas(ctx.case), ordered=self.order == "strict")
         n_exp, n_act = len(expected), len(actual)
@@ -247,7 +262,7 @@ def _check_shape(label: str, allowed: list[Any], schema: Any, loc: tuple[int | s
     names) and nulls where the schema wants something else, and those must keep loading.
     """
     types = schema_types(schema)
-    scalars = [v for v in allowed if v != "" and not isinstance(v, list | dict)]
+    scalars = [v for v in allowed if v != "" and not isinstance(v, list | dict | Form)]
     if len(scalars) < 2 or len(scalars) != len([v for v in allowed if v != ""]):
         return
     if types == {"array"}:
@@ -256,6 +271,64 @@ def _check_shape(label: str, allowed: list[Any], schema: Any, loc: tuple[int | s
         raise CheckArgError(f"{msg} [{shown}] write [[{shown}]]", loc)
     if types == {"object"}:
         raise CheckArgError(f"{label}: each allowed value of an object parameter is a mapping", loc)
+
+
+def _compile_value(value: Any, loc: tuple[int | str, ...], path: str) -> Any:
+    """`value` with every rule mapping (``{$pattern: ...}``) turned into a `Form`, at any depth."""
+    if isinstance(value, list):
+        return [_compile_value(v, (*loc, i), path) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        try:
+            form = parse_form(value)
+        except ValueError as exc:
+            kind = next((k for k in value if k in FORM_KINDS), "")
+            raise CheckArgError(f"argument {path!r}: {exc}", (*loc, kind)) from None
+        if form is not None:
+            return form
+        return {k: _compile_value(v, (*loc, k), f"{path}.{k}") for k, v in value.items()}
+    return value
+
+
+def _compile_calls(calls: list[CallSpec]) -> list[Expected]:
+    out: list[Expected] = []
+    for i, spec in enumerate(calls):
+        args: dict[str, list[Any]] = {}
+        for param, allowed in spec.arguments.items():
+            try:
+                args[param] = _compile_value(allowed, ("calls", i, "arguments", param), param)
+            except CheckArgError as exc:
+                raise CheckArgError(f"call {i + 1} {spec.name}: {exc}", exc.loc) from None
+        out.append(Expected(spec.name, args))
+    return out
+
+
+def _check_forms(head: str, path: str, value: Any, schema: Any, loc: tuple[int | str, ...]) -> None:
+    """Catch a rule that cannot match its parameter's type, and a misspelt rule.
+
+    `value` is one allowed value, walked into with its schema. `{$patern: x}` would otherwise be
+    read as a BFCL nested mapping and fail every answer with a type error; it is only called a
+    typo where the schema rules out an object value.
+    """
+    types = schema_types(schema)
+    if isinstance(value, Form):
+        if value.kind != "$any" and types and "string" not in types:
+            kinds = "/".join(sorted(types))
+            msg = f"{head}: argument {path!r}: {value.kind} matches strings, not {kinds}"
+            raise CheckArgError(msg, (*loc, value.kind))
+    elif isinstance(value, dict):
+        if types and "object" not in types and value and all(str(k)[:1] == "$" for k in value):
+            known = ", ".join(FORM_KINDS)
+            msg = f"{head}: argument {path!r}: unknown rule {next(iter(value))!r} (rules: {known})"
+            raise CheckArgError(msg, loc)
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        for key, sub in value.items():
+            sub_schema = props.get(key) if isinstance(props, dict) else None
+            for j, option in enumerate(sub if isinstance(sub, list) else [sub]):
+                _check_forms(head, f"{path}.{key}", option, sub_schema, (*loc, key, j))
+    elif isinstance(value, list):
+        items = schema.get("items") if isinstance(schema, dict) else None
+        for j, item in enumerate(value):
+            _check_forms(head, f"{path}[{j}]", item, items, (*loc, j))
 
 
 @register("no_call")

@@ -565,3 +565,258 @@ def test_reference_calls_served_over_http_pass_and_empty_fails(tmp_path: Path) -
     )
     result = selftest(tmp_path, concurrency=2)
     assert result.ok, "\n".join(result.lines())
+
+
+# ------------------------------------------------------------------ rules for free-text arguments
+
+KB = {
+    "type": "function",
+    "function": {
+        "name": "search_kb",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string"},
+                "top_k": {"type": "integer"},
+                "filters": {
+                    "type": "object",
+                    "properties": {"title": {"type": "string"}, "where": {"type": "object"}},
+                },
+                "keywords": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["query"],
+        },
+    },
+}
+
+
+def kb_case(**arguments: list[Any]) -> Case:
+    spec = {"type": "tool_call", "calls": [{"name": "search_kb", "arguments": arguments}]}
+    return make_case(spec, [KB])
+
+
+def kb(**args: Any) -> list[ToolCall]:
+    return [call("search_kb", args)]
+
+
+def test_pattern_searches_case_insensitively_and_says_what_failed() -> None:
+    case = kb_case(query=[{"$pattern": r"\bthermostat\b"}])
+    assert run(case, kb(query="Kestrel THERMOSTAT error E4")).passed
+    r = run(case, kb(query="reset router"))
+    assert data(r)["label"] == "value_error"
+    assert r.detail == (
+        r"call 1 search_kb: argument 'query': 'reset router' does not match pattern "
+        r"'\bthermostat\b'"
+    )
+    r = run(case, kb(query=42))
+    assert data(r)["label"] == "type_error"
+    assert "argument 'query': expected string, got integer 42" in r.detail
+
+
+def test_pattern_is_not_normalised_like_literals() -> None:
+    """Literals compare after BFCL's normalisation; a pattern sees the value as sent."""
+    case = kb_case(query=[{"$pattern": "^e4 error$"}])
+    assert run(case, kb(query="E4 ERROR")).passed
+    assert not run(case, kb(query="E4-error")).passed
+    assert run(kb_case(query=["e4 error"]), kb(query="E4-error")).passed
+
+
+def test_mixed_list_literal_or_rule() -> None:
+    case = kb_case(query=["weather in Paris", {"$pattern": "paris"}])
+    assert run(case, kb(query="Weather in Paris")).passed
+    assert run(case, kb(query="Paris forecast")).passed
+    r = run(case, kb(query="Rome"))
+    assert data(r)["label"] == "value_error"
+    assert r.detail == (
+        "call 1 search_kb: argument 'query': 'Rome' not among allowed ['weather in Paris'] "
+        "and does not match pattern 'paris'"
+    )
+
+
+def test_contains_all_needs_every_word() -> None:
+    case = kb_case(query=[{"$contains_all": ["E4", "Thermo"]}])
+    assert run(case, kb(query="kestrel thermostat e4")).passed
+    r = run(case, kb(query="E4 error"))
+    assert data(r)["label"] == "value_error"
+    assert r.detail.endswith("argument 'query': 'E4 error' does not contain 'Thermo'")
+
+
+def test_any_accepts_every_value_of_the_schema_type_only() -> None:
+    case = kb_case(query=[{"$any": True}], top_k=[{"$any": True}, ""])
+    assert run(case, kb(query="anything at all", top_k=7)).passed
+    assert run(case, kb(query="x")).passed
+    r = run(case, kb(query="x", top_k=3.0))
+    assert data(r)["label"] == "type_error"
+    assert "argument 'top_k': expected integer, got number 3.0" in r.detail
+    r = run(case, kb(query="x", top_k="3"))
+    assert data(r)["label"] == "type_error"
+    r = run(case, kb(top_k=3))
+    assert data(r)["label"] == "missing_required"
+    r = run(kb_case(query=["x"], top_k=[{"$any": True}]), kb(query="x"))
+    assert data(r)["label"] == "missing_required", "without '' the argument must be given"
+
+
+def test_any_without_tools_accepts_every_type() -> None:
+    spec = {"type": "tool_call", "calls": [{"name": "f", "arguments": {"a": [{"$any": True}]}}]}
+    case = make_case(spec)
+    for value in ("text", 3, 2.5, None, [1], {"k": 1}):
+        assert run(case, [call("f", {"a": value})]).passed, value
+
+
+def test_rules_inside_nested_objects_and_arrays() -> None:
+    case = kb_case(
+        query=["x"],
+        filters=[{"title": [{"$pattern": "^refund"}], "where": [""]}],
+        keywords=[["returns", {"$pattern": "^refund"}]],
+    )
+    good = {"query": "x", "filters": {"title": "Refund policy"}, "keywords": ["returns", "refunds"]}
+    assert run(case, kb(**good)).passed
+    r = run(case, kb(**{**good, "filters": {"title": "Return policy"}}))
+    assert "argument 'filters.title': 'Return policy' does not match pattern '^refund'" in r.detail
+    r = run(case, kb(**{**good, "keywords": ["returns", "exchange"]}))
+    assert "argument 'keywords[1]': 'exchange' does not match pattern '^refund'" in r.detail
+
+
+def test_other_dollar_keys_stay_bfcl_nested_mappings() -> None:
+    """Only `$pattern`, `$any` and `$contains_all` are rules; a query-language object such as
+    MongoDB's ``{"$gt": 5}`` is an ordinary nested mapping where the schema allows an object."""
+    case = kb_case(query=["x"], filters=[{"where": [{"$gt": [5]}]}])
+    assert run(case, kb(query="x", filters={"where": {"$gt": 5}})).passed
+    r = run(case, kb(query="x", filters={"where": {"$gt": 6}}))
+    assert "argument 'filters.where.$gt': 6 not among allowed [5]" in r.detail
+
+
+def test_no_bfcl_possible_answer_uses_a_reserved_key() -> None:
+    """The rules' keys cannot collide with BFCL's data: no possible answer, at any depth, has a
+    key that starts with ``$`` (nor one named like a rule without it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("bfcl_eval")
+    if spec is None or spec.origin is None:
+        pytest.skip("bfcl-eval is not installed (pip install --no-deps bfcl-eval)")
+    files = sorted((Path(spec.origin).parent / "data" / "possible_answer").glob("*.json"))
+    assert files
+    keys: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            keys.update(str(k) for k in value)
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for file in files:
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                walk(orjson.loads(line).get("ground_truth"))
+    assert len(keys) > 1000
+    assert not {k for k in keys if k.startswith("$")}
+    assert not keys & {"pattern", "any", "contains_all"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            {"query": [{"$pattern": "(thermo"}]},
+            "argument 'query': $pattern '(thermo' is not a valid regular expression: missing )",
+        ),
+        (
+            {"query": [{"$pattern": ".*"}]},
+            "$pattern '.*' matches an empty string, so it accepts any string",
+        ),
+        ({"query": [{"$pattern": "(E4)?"}]}, "matches an empty string"),
+        ({"query": [{"$pattern": ""}]}, "$pattern takes a regular expression as a string"),
+        ({"query": [{"$any": False}]}, "$any takes true, got False"),
+        ({"query": [{"$contains_all": []}]}, "$contains_all takes a non-empty list"),
+        ({"query": [{"$contains_all": ["E4", " "]}]}, "$contains_all takes a non-empty list"),
+        (
+            {"query": [{"$pattern": "e4", "flags": "i"}]},
+            "{$pattern: ...} takes no other keys (got 'flags')",
+        ),
+        (
+            {"query": [{"$patern": "e4"}]},
+            "argument 'query': unknown rule '$patern' (rules: $pattern, $any, $contains_all)",
+        ),
+        ({"query": ["x"], "top_k": [{"$pattern": "3"}]}, "$pattern matches strings, not integer"),
+        (
+            {"query": ["x"], "filters": [{"title": [{"$pattern": "x?"}]}]},
+            "argument 'filters.title': $pattern 'x?' matches an empty string",
+        ),
+    ],
+)
+def test_bad_rules_fail_at_load(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError) as info:
+        kb_case(**arguments)
+    assert message in str(info.value)
+
+
+def test_bad_rule_error_points_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "cases.yaml").write_text(
+        "cases:\n"
+        "  - id: kb\n"
+        "    category: tool_use\n"
+        "    messages: [{role: user, content: what does E4 mean}]\n"
+        f"    tools: [{orjson.dumps(KB).decode()}]\n"
+        "    checks:\n"
+        "      - type: tool_call\n"
+        "        calls:\n"
+        "          - name: search_kb\n"
+        "            arguments:\n"
+        "              top_k: ['', 5]\n"
+        "              query:\n"
+        "                - E4 error\n"
+        "                - {$pattern: '\\bE4(\\b'}\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_suite(tmp_path)
+    line = str(info.value)
+    assert "cases.yaml:14:" in line, line
+    assert "call 1 search_kb: argument 'query': $pattern '\\bE4(\\b' is not a valid" in line
+
+
+def test_a_rule_still_catches_the_degraded_simulator_over_http(tmp_path: Path) -> None:
+    """The `degraded` profile's wrong argument (a bumped number, an unrelated word) must fail a
+    case whose argument is a rule: served over real HTTP, the reference passes and the perturbed
+    answer fails with the rule named."""
+    from harness.endpoints import Endpoint, Limits
+    from harness.runner import run_suite
+    from harness.sim import SimConfig, SimServer, degraded_cases
+    from harness.store import load_records
+
+    rows = [
+        ("kb-e4", "E4 error", r"\bE-?4\b"),
+        ("kb-reset", "reset camera", r"\breset"),
+    ]
+    cases = "".join(
+        f"  - id: {cid}\n"
+        "    category: tool_use\n"
+        f"    messages: [{{role: user, content: 'search: {query}'}}]\n"
+        f"    tools: [{orjson.dumps(KB).decode()}]\n"
+        f"    reference: {{tool_calls: [{{name: search_kb, arguments: {{query: {query}}}}}]}}\n"
+        "    checks:\n"
+        "      - type: tool_call\n"
+        f"        calls: [{{name: search_kb, arguments: {{query: [{{$pattern: '{rx}'}}]}}}}]\n"
+        for cid, query, rx in rows
+    )
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "cases.yaml").write_text("cases:\n" + cases)
+    suite = load_suite(tmp_path / "g")
+    details: dict[str, dict[str, str]] = {}
+    for profile in ("reference", "degraded"):
+        config = SimConfig(profile=profile, degraded_fraction=1.0)
+        with SimServer(suite, config) as sim:
+            limits = Limits(concurrency=2, max_retries=0, timeout_s=20)
+            ep = Endpoint(name=profile, base_url=sim.base_url, model=profile, limits=limits)
+            res = asyncio.run(run_suite(suite, ep, out_dir=tmp_path / profile, progress=False))
+        details[profile] = {
+            r.case_id: "" if r.passed else r.checks[0].detail for r in load_records(res.path)
+        }
+    assert details["reference"] == {"kb-e4": "", "kb-reset": ""}
+    assert set(degraded_cases(suite, fraction=1.0).values()) == {"wrong_argument"}
+    assert details["degraded"]["kb-e4"].endswith(
+        r"argument 'query': 'E9 error' does not match pattern '\bE-?4\b'"
+    )
+    assert "does not match pattern '\\breset'" in details["degraded"]["kb-reset"]
