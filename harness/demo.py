@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from harness.endpoints import Endpoint, Limits
+from harness.errors import InputError
 from harness.golden import Suite, load_suite
 from harness.runner import RunResult, run_suite
 from harness.sim import REGRESSION_KINDS, SimConfig, SimServer, degraded_cases
@@ -40,6 +41,11 @@ def run_demo(*, out: Path, suite_path: str = "golden") -> int:
     from harness.diff import build_diff, write_diff
     from harness.report import build_report, write_report
 
+    if not Path(suite_path).exists():
+        raise InputError(
+            f"{suite_path}: no golden set here; run `harness demo` from the repository root "
+            "(where golden/ is) or pass --suite PATH"
+        )
     suite = load_suite(suite_path)
     if out.exists():
         shutil.rmtree(out)

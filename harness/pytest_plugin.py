@@ -341,6 +341,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         state.start(state.selected)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller -> worker: where the shared run directory goes."""
     state: _Session = node.config.stash[_STATE_KEY]

@@ -267,6 +267,9 @@ def _prepare(
         "disk_mb": limits.disk_mb,
         "max_processes": limits.max_processes,
         "site_packages": _site_packages(),
+        # The supervisor runs with -S, so its own sys.prefix is the base interpreter's: pass the
+        # venv's root and bin/ (sys.executable) so a venv under /tmp or a 0700 home stays reachable.
+        "interpreter_roots": [sys.prefix, os.path.dirname(sys.executable)],
     }
     # marshal: the supervisor is this same interpreter, and unlike json it costs no imports.
     return [sys.executable, "-S", "-P", str(supervisor), marshal.dumps(cfg).hex()]
@@ -612,7 +615,9 @@ def enter_namespaces():
 def interpreter_dirs():
     """The directories the contained interpreter must still reach, outermost only."""
     paths = set()
-    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path):
+    roots = CFG.get("interpreter_roots", [])
+    prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    for p in (*prefixes, *roots, *sys.path):
         if p and os.path.isdir(p):
             paths.add(os.path.realpath(p))
     keep = []
@@ -647,7 +652,8 @@ def private_mounts():
             seen.add(os.path.realpath(d))
             mount("/tmp", d, None, MS_BIND)
     for d in hidden:
-        mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        if os.path.isdir(d):  # one under /tmp is already gone with the host's /tmp
+            mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for p, fd in fds.items():
         want = os.fstat(fd)
         try:

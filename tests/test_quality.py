@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_ruff_clean() -> None:
-    if shutil.which("ruff") is None:
+    if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff not installed (pip install -e '.[dev]')")
     proc = subprocess.run(
-        ["ruff", "check", "harness", "tests", "benchmarks", "evals"],
+        [sys.executable, "-m", "ruff", "check", "harness", "tests", "benchmarks", "evals"],
         cwd=ROOT,
         capture_output=True,
         text=True,

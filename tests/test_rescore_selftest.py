@@ -29,7 +29,9 @@ def test_rescore_uses_stored_outputs_only(tmp_path: Path) -> None:
     result = rescore_run(res.path)
     assert (result.total, result.flipped, result.missing) == (6, 2, 0)
     recs = {r.case_id: r for r in load_records(res.path)}
-    assert [c.detail for c in recs["c00000"].checks] == ["missing 'banana' (ignoring case) in 'The code word for item 0 is kiwi-0.'"] or not recs["c00000"].passed
+    assert [c.detail for c in recs["c00000"].checks] == [
+        "missing 'banana' (ignoring case) in 'The code word for item 0 is kiwi-0.'"
+    ] or not recs["c00000"].passed
     assert not recs["c00000"].passed and not recs["c00001"].passed
     assert all(r.status == "ok" for r in recs.values())
     assert recs["c00000"].case_hash != suite.by_id()["c00000"].case_hash  # the case changed

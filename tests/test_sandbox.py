@@ -11,6 +11,8 @@ import contextlib
 import ctypes
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -439,3 +441,22 @@ def test_output_cap_is_shared_by_stdout_and_stderr(contained: None) -> None:
     assert not r.passed
     stderr = r.stderr.split("\n[sandbox]")[0]
     assert len(r.stdout) + len(stderr) == 1000  # exactly the cap, split between the two
+
+
+def test_harness_running_from_a_venv_under_tmp(tmp_path: Path) -> None:
+    """A venv under /tmp (hidden by the sandbox's private /tmp) must stay reachable."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                   check=True, timeout=120)
+    script = textwrap.dedent(
+        """
+        import asyncio, sys
+        from harness.sandbox import run_python
+        code = "import subprocess, sys\\nOUT = subprocess.run([sys.executable, '-c', 'print(42)'], capture_output=True)\\n"
+        r = asyncio.run(run_python(code, "assert OUT.stdout.strip() == b'42', OUT.stderr\\n"))
+        print("PASSED" if r.passed else "FAILED " + r.stderr[-500:])
+        """
+    )
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert "PASSED" in proc.stdout, proc.stdout + proc.stderr

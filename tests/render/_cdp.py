@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,8 +72,21 @@ class Browser:
             "--remote-debugging-port=0",
             "about:blank",
         ]
+        # Chromium writes crash-report settings, dconf and temp dirs under HOME / XDG / TMPDIR
+        # whatever --user-data-dir says: keep all of it inside the test's own folder.
+        home = self.profile / "home"
+        home.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "TMPDIR": str(home),
+        }
         # Popen returns at once (no waiting on the child), so it does not block the loop.
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
+        self.proc = subprocess.Popen(  # noqa: ASYNC220
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
         port_file = self.profile / "DevToolsActivePort"
         for _ in range(300):
             if port_file.is_file() and len(port_file.read_text().splitlines()) >= 2:
