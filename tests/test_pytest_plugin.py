@@ -193,7 +193,12 @@ def test_shipped_golden_set_as_evals(tmp_path: Path) -> None:
 def test_plugin_loads_without_xdist(tmp_path: Path) -> None:
     """The plugin is always loaded (pytest11); without pytest-xdist it must not break pytest."""
     (tmp_path / "test_plain.py").write_text("def test_ok():\n    assert True\n")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout

@@ -446,8 +446,11 @@ def test_output_cap_is_shared_by_stdout_and_stderr(contained: None) -> None:
 def test_harness_running_from_a_venv_under_tmp(tmp_path: Path) -> None:
     """A venv under /tmp (hidden by the sandbox's private /tmp) must stay reachable."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+        timeout=120,
+    )
     script = textwrap.dedent(
         """
         import asyncio, sys
@@ -457,6 +460,11 @@ def test_harness_running_from_a_venv_under_tmp(tmp_path: Path) -> None:
         print("PASSED" if r.passed else "FAILED " + r.stderr[-500:])
         """
     )
-    proc = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert "PASSED" in proc.stdout, proc.stdout + proc.stderr
