@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cand_run")
     _report_outputs(p)
     p.add_argument("--fail-on-regression", action="store_true")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level for the gate")
+    p.add_argument("--alpha", type=float, help="significance level for the gate (default 0.05)")
+    p.add_argument("--config", metavar="FILE", help="read gate defaults from its 'gate:' section")
     p.add_argument(
         "--max-drop",
         type=float,
@@ -247,10 +248,16 @@ def _cmd_report(a: argparse.Namespace) -> int:
 
 def _cmd_diff(a: argparse.Namespace) -> int:
     from harness.diff import build_diff, terminal_summary, write_diff
+    from harness.endpoints import load_gate
 
-    if not 0 < a.alpha < 1:
+    gate = load_gate(a.config)
+    alpha = a.alpha if a.alpha is not None else gate.alpha
+    max_drop = a.max_drop if a.max_drop is not None else gate.max_drop
+    if not 0 < alpha < 1:
         raise InputError("--alpha must be between 0 and 1")
-    d = build_diff(a.base_run, a.cand_run, alpha=a.alpha, max_drop=a.max_drop)
+    if max_drop is not None and not 0 <= max_drop <= 1:
+        raise InputError("--max-drop is a fraction between 0 and 1 (0.02 = 2 points)")
+    d = build_diff(a.base_run, a.cand_run, alpha=alpha, max_drop=max_drop)
     paths = write_diff(d, html=a.html, csv=a.csv, md=a.md, json=a.json)
     print(terminal_summary(d))
     for p in paths:

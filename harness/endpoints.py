@@ -234,6 +234,55 @@ def load_config(path: str | Path) -> dict[str, Endpoint]:
     return out
 
 
+class GateConfig(BaseModel):
+    """`gate:` in the config file: defaults for `harness diff` and the pytest plugin's gates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    max_drop: float | None = Field(default=None, ge=0, le=1)
+    """Largest allowed pass-rate drop, as a fraction (0.02 = 2 points)."""
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+def load_gate(path: str | Path | None) -> GateConfig:
+    """The `gate:` section of a config file (defaults when there is none or no file)."""
+    if path is None:
+        default = Path("harness.yaml")
+        if not default.is_file():
+            return GateConfig()
+        path = default
+    p = Path(path)
+    try:
+        root = _yamlpos.compose(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(Problem(str(p), 0, f"cannot read config: {exc.strerror or exc}")) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = (mark.line + 1) if mark else 1
+        raise InputError(Problem(str(p), line, f"malformed YAML: {exc}")) from None
+    if not isinstance(root, yaml.MappingNode):
+        return GateConfig()
+    data = _yamlpos.construct(root)
+    raw = data.get("gate")
+    if raw is None:
+        return GateConfig()
+    try:
+        return GateConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        where = ".".join(str(x) for x in loc)
+        msg = (
+            f"unknown key {where!r}"
+            if err["type"] == "extra_forbidden"
+            else f"{where}: {err['msg']}"
+        )
+        raise InputError(
+            Problem(str(p), _yamlpos.line_of(root, ("gate", *loc)), f"gate: {msg}")
+        ) from None
+
+
 def resolve_endpoint(
     *,
     name: str | None = None,

@@ -73,7 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="profile of the in-process simulator used when no endpoint is given",
     )
     g.addoption("--max-drop", dest="harness_max_drop", type=float, default=None, metavar="X")
-    g.addoption("--alpha", dest="harness_alpha", type=float, default=0.05, metavar="A")
+    g.addoption("--alpha", dest="harness_alpha", type=float, default=None, metavar="A")
 
 
 class _LoopThread:

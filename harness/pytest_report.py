@@ -59,7 +59,15 @@ def summary_lines(records: list[Record], run_dir: Path) -> list[str]:
 
 def gate(config: Any, records: list[Record], run_dir: Path) -> str | None:
     """The session's gates; a one-line reason when one fails, else None."""
-    min_rate = config.getoption("harness_min_pass_rate")
+    from harness.endpoints import load_gate
+
+    defaults = load_gate(config.getoption("harness_config"))
+
+    def opt(name: str, default: Any) -> Any:
+        value = config.getoption(name)
+        return default if value is None else value
+
+    min_rate = opt("harness_min_pass_rate", defaults.min_pass_rate)
     if min_rate is not None:
         rate = sum(1 for r in records if r.passed) / len(records)
         if rate < min_rate:
@@ -73,8 +81,8 @@ def gate(config: Any, records: list[Record], run_dir: Path) -> str | None:
         d = build_diff(
             baseline,
             run_dir,
-            alpha=config.getoption("harness_alpha"),
-            max_drop=config.getoption("harness_max_drop"),
+            alpha=opt("harness_alpha", defaults.alpha),
+            max_drop=opt("harness_max_drop", defaults.max_drop),
         )
         if d.verdict == "fail":
             return f"harness gate failed against baseline {baseline}: {d.reason}"

@@ -198,3 +198,44 @@ def test_killed_run_resumes_to_exactly_n_records(sig: signal.Signals, tmp_path: 
     assert len(lines) == n
     assert len({x["case_id"] for x in lines}) == n
     assert load_manifest(out).status == "complete"
+
+
+def test_diff_gate_thresholds_from_config(tmp_path: Path) -> None:
+    """`gate:` in the config sets the diff's defaults; flags override; bad values are file:line."""
+    import shutil
+
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(40))
+    base, cand = tmp_path / "base", tmp_path / "cand"
+    proc = harness(
+        "run", "--endpoint", "sim", "--suite", suite.path, "--out", str(base), "--no-progress"
+    )
+    assert proc.returncode == 0, proc.stderr
+    # The candidate: the same run with two verdicts turned to failures, a 5-point drop that
+    # McNemar cannot call significant with 40 cases (p = 0.5).
+    shutil.copytree(base, cand)
+    lines = [orjson.loads(x) for x in (cand / RESULTS).read_bytes().splitlines()]
+    for rec in lines[:2]:
+        rec["passed"], rec["score"] = False, 0.0
+    (cand / RESULTS).write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    plain = harness("diff", str(base), str(cand), "--fail-on-regression")
+    assert plain.returncode == 0, plain.stdout
+    cfg = tmp_path / "harness.yaml"
+    cfg.write_text("endpoints:\n  x: {preset: sim}\ngate:\n  max_drop: 0.02\n")
+    strict = harness("diff", str(base), str(cand), "--fail-on-regression", "--config", str(cfg))
+    assert strict.returncode == 1, strict.stdout
+    loose = harness(
+        "diff",
+        str(base),
+        str(cand),
+        "--fail-on-regression",
+        "--config",
+        str(cfg),
+        "--max-drop",
+        "0.1",
+    )
+    assert loose.returncode == 0, loose.stdout
+    cfg.write_text("gate:\n  max_drop: 0.02\n  alpah: 0.1\n")
+    _assert_input_error(
+        harness("diff", str(base), str(cand), "--config", str(cfg)),
+        f"{cfg}:3: gate: unknown key 'alpah'",
+    )
