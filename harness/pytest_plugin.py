@@ -105,7 +105,8 @@ class _Session:
     loop: _LoopThread | None = None
     writer: ResultsWriter | None = None
     waiting: dict[tuple[str, int], Future[Record]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    started: set[tuple[str, int]] = field(default_factory=set)
+    """Under xdist: the cases this worker has already sent (each item sends its own)."""
     prefetch: Future[Any] | None = None
     is_worker: bool = False
     selected: list[pytest.Item] = field(default_factory=list)
@@ -246,8 +247,8 @@ class _Session:
         fut = self.waiting.get(key)
         if fut is None:
             raise RuntimeError(f"golden case {key} was not scheduled")
-        if self.is_worker and not fut.done() and not getattr(fut, "_harness_started", False):
-            fut._harness_started = True  # type: ignore[attr-defined]
+        if self.is_worker and not fut.done() and key not in self.started:
+            self.started.add(key)
             assert self.loop is not None
             self.loop.submit(self._run([key]))
         timeout = (

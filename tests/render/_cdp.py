@@ -15,6 +15,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class Browser:
         self.exe = exe
         self.profile = profile
         self.proc: subprocess.Popen[bytes] | None = None
+        self.scratch: str | None = None
         self.session: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.ids = itertools.count(1)
@@ -73,15 +75,15 @@ class Browser:
             "about:blank",
         ]
         # Chromium writes crash-report settings, dconf and temp dirs under HOME / XDG / TMPDIR
-        # whatever --user-data-dir says: keep all of it inside the test's own folder.
-        home = self.profile / "home"
-        home.mkdir(exist_ok=True)
+        # whatever --user-data-dir says: give it a short private folder (its singleton socket
+        # path must stay under ~108 bytes, so not inside pytest's long tmp paths), removed on exit.
+        self.scratch = tempfile.mkdtemp(prefix="hc-")
         env = {
             **os.environ,
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "TMPDIR": str(home),
+            "HOME": self.scratch,
+            "XDG_CONFIG_HOME": f"{self.scratch}/.config",
+            "XDG_CACHE_HOME": f"{self.scratch}/.cache",
+            "TMPDIR": self.scratch,
         }
         # Popen returns at once (no waiting on the child), so it does not block the loop.
         self.proc = subprocess.Popen(  # noqa: ASYNC220
@@ -130,6 +132,8 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     async def _read(self) -> None:
         assert self.ws is not None
