@@ -194,7 +194,8 @@ class _Session:
         directory makes exactly one of them write the manifest. Sessions that run no golden
         item never create anything.
         """
-        from harness.runner import Selection, create_run
+        from harness.runner import create_run
+        from harness.selection import Selection
 
         run_dir = self.planned_run_dir()
         run_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import re
 import signal
 import sys
@@ -33,6 +32,7 @@ from harness.errors import InputError
 from harness.golden import Case, Suite, load_suite
 from harness.records import Manifest, Record, SuiteInfo
 from harness.retry import complete_with_retries
+from harness.selection import Selection, parse_shard
 from harness.store import ResultsWriter, is_run_dir, load_manifest, load_records, write_manifest
 
 DEFAULT_RUNS_DIR = Path("reports") / "runs"
@@ -40,49 +40,6 @@ DEFAULT_RUNS_DIR = Path("reports") / "runs"
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which cases a run covers; stored in the manifest so `--resume` picks the same ones."""
-
-    categories: tuple[str, ...] = ()
-    filter_text: str | None = None
-    shard: tuple[int, int] | None = None
-    """(i, n), 1-based: this process runs shard i of n."""
-
-    def apply(self, suite: Suite) -> Suite:
-        sub = suite.select(categories=self.categories or None, filter_text=self.filter_text)
-        if self.shard is None:
-            return sub
-        i, n = self.shard
-        # Shard by a hash of the id, not by position, so adding a case does not reshuffle shards.
-        keep = [
-            c for c in sub.cases if int(hashlib.sha1(c.id.encode()).hexdigest(), 16) % n == i - 1
-        ]
-        return Suite(path=sub.path, cases=keep)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "categories": list(self.categories),
-            "filter": self.filter_text,
-            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Selection:
-        return cls(
-            categories=tuple(d.get("categories") or ()),
-            filter_text=d.get("filter"),
-            shard=parse_shard(d["shard"]) if d.get("shard") else None,
-        )
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not m or not (1 <= int(m.group(1)) <= int(m.group(2))):
-        raise InputError(f"--shard must look like I/N with 1 <= I <= N, got {text!r}")
-    return int(m.group(1)), int(m.group(2))
 
 
 @dataclass

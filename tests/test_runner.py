@@ -14,7 +14,8 @@ import pytest
 from harness.endpoints import Endpoint, Limits
 from harness.errors import InputError
 from harness.golden import Suite
-from harness.runner import parse_shard, resume_run, run_suite
+from harness.runner import resume_run, run_suite
+from harness.selection import parse_shard
 from harness.sim import SimConfig, SimServer
 from harness.store import RESULTS, load_manifest, load_records
 
