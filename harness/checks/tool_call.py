@@ -32,17 +32,9 @@ from harness.checks._base import (
     CheckResult,
     register,
 )
-from harness.checks._bfcl import (
-    FORM_KINDS,
-    Actual,
-    Expected,
-    Form,
-    Label,
-    norm_name,
-    pair_calls,
-    parse_form,
-    schema_types,
-)
+from harness.checks._bfcl import Actual, Expected, norm_name, pair_calls
+from harness.checks._bfcl_types import Label, schema_types
+from harness.checks._forms import FORM_KINDS, Form, parse_form
 from harness.records import Output, ToolCall
 
 # Qwen / Hermes chat templates write `<tool_call>{"name": ..., "arguments": ...}</tool_call>`;
