@@ -94,7 +94,18 @@ async def complete_with_retries(
 
     `before_attempt` is awaited before every attempt, retries included: the runner passes its
     RPM/RPS limiter so that retries count against the endpoint's rate limits.
+
+    Most calls succeed at once, so the first attempt runs outside tenacity (its machinery costs
+    ~40 us a call, paid 50 times in a row when a wave of answers lands together). A retryable
+    failure then enters the tenacity loop as its first outcome, so waits and stops are the same.
     """
+    if before_attempt is not None:
+        await before_attempt()
+    first: Attempt | None = await client.complete(body)
+    assert first is not None
+    if first.error is None or not decide(first.error).retry or limits.max_retries == 0:
+        return first, 1
+
     jitter = wait_random_exponential(multiplier=limits.backoff_initial_s, max=limits.backoff_max_s)
     cap = max(limits.backoff_max_s, RETRY_AFTER_CAP_S)
 
@@ -107,10 +118,13 @@ async def complete_with_retries(
     def should_retry(attempt: Attempt) -> bool:
         return attempt.error is not None and decide(attempt.error).retry
 
-    count = 0
+    count = 1
 
     async def once() -> Attempt:
-        nonlocal count
+        nonlocal count, first
+        if first is not None:  # the attempt already made above, replayed as tenacity's first
+            made, first = first, None
+            return made
         if before_attempt is not None:
             await before_attempt()
         count += 1

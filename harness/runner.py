@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import signal
 import sys
@@ -183,6 +184,9 @@ async def run_jobs(
             if on_record is not None:
                 on_record(rec)
 
+    # The suite, its built checks and the SDK are long-lived: keep the collector from walking
+    # them again and again during the run (a full collection then stalls a whole wave of calls).
+    gc.freeze()
     try:
         async with Client(endpoint) as client:
             n = max(1, min(concurrency, len(jobs)))
@@ -195,6 +199,7 @@ async def run_jobs(
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
     finally:
+        gc.unfreeze()
         bar.close()
     return prog.done, prog.errors
 
