@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import _yamlpos
-from harness.errors import InputError, Problem
+from harness.errors import InputError, Problem, describe_validation_error
 
 
 class Limits(BaseModel):
@@ -154,25 +154,26 @@ def from_preset(name: str, preset: str | None, **fields: Any) -> Endpoint:
     return Endpoint.model_validate(data)
 
 
+def _read_config(p: Path) -> yaml.Node | None:
+    """The config file's YAML node tree; unreadable or malformed files are file:line errors."""
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(Problem(str(p), 0, f"cannot read config: {exc.strerror or exc}")) from None
+    try:
+        return _yamlpos.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = (mark.line + 1) if mark else 1
+        problem = f"malformed YAML: {getattr(exc, 'problem', exc)}"
+        raise InputError(Problem(str(p), line, problem)) from None
+
+
 def load_config(path: str | Path) -> dict[str, Endpoint]:
     """Read `endpoints:` from a YAML config; every problem as file:line."""
     p = Path(path)
     name = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(Problem(name, 0, f"cannot read config: {exc.strerror or exc}")) from None
-    try:
-        root = _yamlpos.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            Problem(
-                name,
-                (mark.line + 1) if mark else 1,
-                f"malformed YAML: {getattr(exc, 'problem', exc)}",
-            )
-        ) from None
+    root = _read_config(p)
     if not isinstance(root, yaml.MappingNode):
         raise InputError(Problem(name, 1, "a config must be a mapping with an 'endpoints' key"))
     data = _yamlpos.construct(root)
@@ -219,15 +220,8 @@ def load_config(path: str | Path) -> dict[str, Endpoint]:
             out[str(ep_name)] = Endpoint.model_validate(merged)
         except ValidationError as exc:
             for err in exc.errors():
-                loc = tuple(err["loc"])
-                ln = _yamlpos.line_of(root, ("endpoints", ep_name, *loc))
-                where = ".".join(str(x) for x in loc)
-                if err["type"] == "extra_forbidden":
-                    msg = f"unknown key {where!r}"
-                elif err["type"] == "missing":
-                    msg = f"missing required key {where!r}"
-                else:
-                    msg = f"{where}: {err['msg']}"
+                ln = _yamlpos.line_of(root, ("endpoints", ep_name, *err["loc"]))
+                msg = describe_validation_error(err)
                 problems.append(Problem(name, ln, f"endpoint {ep_name!r}: {msg}"))
     if problems:
         raise InputError(problems)
@@ -253,14 +247,7 @@ def load_gate(path: str | Path | None) -> GateConfig:
             return GateConfig()
         path = default
     p = Path(path)
-    try:
-        root = _yamlpos.compose(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(Problem(str(p), 0, f"cannot read config: {exc.strerror or exc}")) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = (mark.line + 1) if mark else 1
-        raise InputError(Problem(str(p), line, f"malformed YAML: {exc}")) from None
+    root = _read_config(p)
     if not isinstance(root, yaml.MappingNode):
         return GateConfig()
     data = _yamlpos.construct(root)
@@ -270,16 +257,15 @@ def load_gate(path: str | Path | None) -> GateConfig:
     try:
         return GateConfig.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        where = ".".join(str(x) for x in loc)
-        msg = (
-            f"unknown key {where!r}"
-            if err["type"] == "extra_forbidden"
-            else f"{where}: {err['msg']}"
-        )
         raise InputError(
-            Problem(str(p), _yamlpos.line_of(root, ("gate", *loc)), f"gate: {msg}")
+            [
+                Problem(
+                    str(p),
+                    _yamlpos.line_of(root, ("gate", *err["loc"])),
+                    f"gate: {describe_validation_error(err)}",
+                )
+                for err in exc.errors()
+            ]
         ) from None
 
 

@@ -8,7 +8,9 @@ a suite at once instead of stopping at the first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,21 @@ class Problem:
         if self.line <= 0:  # a problem with the file as a whole (missing, empty folder)
             return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}: {self.message}"
+
+
+def describe_validation_error(err: Mapping[str, Any]) -> str:
+    """One pydantic error as a person reads it: `unknown key 'x'`, `missing required key 'y'`.
+
+    Shared by every file the harness validates (golden cases, endpoint configs, the gate), so
+    the same mistake reads the same way wherever it is made.
+    """
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {loc!r}"
+    if err["type"] == "missing":
+        return f"missing required key {loc!r}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
 
 
 class InputError(Exception):

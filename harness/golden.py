@@ -9,7 +9,6 @@ are in `harness._case` and re-exported here: import them from `harness.golden`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from harness._case import (
     compute_case_hash,
 )
 from harness.checks._base import BuildEnv, CheckArgError
-from harness.errors import InputError, Problem
+from harness.errors import InputError, Problem, describe_validation_error
 
 __all__ = [
     "CASE_FILE_SUFFIXES",
@@ -60,16 +59,9 @@ __all__ = [
 
 
 def _describe(err: Any) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return f"unknown key {loc!r}"
-    if err["type"] == "missing":
-        return f"missing required key {loc!r}"
     if err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "category":
         return f"unknown category {err['input']!r} (expected one of: {', '.join(CATEGORIES)})"
-    msg = str(err["msg"])
-    msg = re.sub(r"^Value error, ", "", msg)
-    return f"{loc}: {msg}" if loc else msg
+    return describe_validation_error(err)
 
 
 def _validation_problems(exc: ValidationError, file: str, line_for: Any) -> list[Problem]:
