@@ -143,7 +143,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from harness.endpoints import resolve_endpoint
     from harness.golden import load_suite
     from harness.store import load_records
-    from harness.summary import summary_lines
+    from harness.summary import min_pass_rate_verdict, summary_lines
 
     progress = False if a.no_progress else None
     if a.resume:
@@ -214,12 +214,9 @@ def _cmd_run(a: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     if a.min_pass_rate is not None:
-        rate = sum(1 for r in records if r.passed) / len(records) if records else 0.0
-        if rate < a.min_pass_rate:
-            print(
-                f"verdict: fail: pass rate {rate:.1%} "
-                f"is under --min-pass-rate {a.min_pass_rate:.1%}"
-            )
+        failed = min_pass_rate_verdict(records, a.min_pass_rate)
+        if failed:
+            print(f"verdict: fail: {failed}")
             return EXIT_GATE
     return EXIT_OK
 

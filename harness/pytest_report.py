@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.golden import Case
 from harness.records import Record
+from harness.summary import min_pass_rate_verdict
 from harness.summary import summary_lines as _run_summary
 
 EXCERPT = 600
@@ -69,11 +70,9 @@ def gate(config: Any, records: list[Record], run_dir: Path) -> str | None:
 
     min_rate = opt("harness_min_pass_rate", defaults.min_pass_rate)
     if min_rate is not None:
-        rate = sum(1 for r in records if r.passed) / len(records)
-        if rate < min_rate:
-            return (
-                f"harness gate failed: pass rate {rate:.1%} is under --min-pass-rate {min_rate:.1%}"
-            )
+        failed = min_pass_rate_verdict(records, min_rate)
+        if failed:
+            return f"harness gate failed: {failed}"
     baseline = config.getoption("harness_baseline")
     if baseline:
         from harness.diff import build_diff

@@ -1,67 +1,109 @@
-"""A few lines about a finished run for the terminal (no pandas: the CLI prints this fast)."""
+"""A few lines about a finished run for the terminal (no pandas: the CLI prints this fast).
+
+The pass rate follows the report's definition: error records count as failures, and records of
+cases without checks ("measured only") are left out, since nothing was asked of them. The
+command-line and pytest gates (`--min-pass-rate`) use this same figure.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from harness.records import Record
 from harness.stats import percentiles, wilson_interval
 
 
-def _fmt(v: float | None, unit: str = "s") -> str:
-    return "n/a" if v is None else f"{v:.3f}{unit}" if unit == "s" else f"{v}{unit}"
+@dataclass(frozen=True)
+class RunSummary:
+    records: int
+    checked: int
+    """Records that count towards the pass rate (all but the measured-only ones)."""
+    passed: int
+    errors: dict[str, int]
+    latency_p50: float | None
+    latency_p95: float | None
+    ttft_p50: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    reasoning_tokens: int | None
+    truncated: int
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.checked if self.checked else None
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return wilson_interval(self.passed, self.checked) if self.checked else (0.0, 0.0)
 
 
-def summarize(records: Iterable[Record]) -> dict[str, object]:
+def _is_measured_only(r: Record) -> bool:
+    return r.status == "ok" and not r.checks
+
+
+def summarize(records: Iterable[Record]) -> RunSummary:
     recs = list(records)
-    n = len(recs)
-    passed = sum(1 for r in recs if r.passed)
-    errors = Counter(r.error.type for r in recs if r.error is not None)
-    low, high = wilson_interval(passed, n) if n else (float("nan"), float("nan"))
-    lat = percentiles([r.latency_s for r in recs if r.status == "ok"], qs=(50, 95))
-    ttft = percentiles([r.ttft_s for r in recs if r.status == "ok"], qs=(50,))
+    checked = [r for r in recs if not _is_measured_only(r)]
+    ok = [r for r in recs if r.status == "ok"]
+    lat = percentiles([r.latency_s for r in ok], qs=(50, 95))
     known = [r.usage for r in recs if r.usage is not None]
 
     def total(field: str) -> int | None:
         vals = [getattr(u, field) for u in known if getattr(u, field) is not None]
         return sum(vals) if vals else None
 
-    return {
-        "records": n,
-        "passed": passed,
-        "pass_rate": passed / n if n else None,
-        "ci": [low, high],
-        "errors": dict(errors),
-        "latency_p50": lat.get("p50"),
-        "latency_p95": lat.get("p95"),
-        "ttft_p50": ttft.get("p50"),
-        "prompt_tokens": total("prompt_tokens"),
-        "completion_tokens": total("completion_tokens"),
-        "reasoning_tokens": total("reasoning_tokens"),
-        "truncated": sum(1 for r in recs if r.finish_reason == "length"),
-    }
+    return RunSummary(
+        records=len(recs),
+        checked=len(checked),
+        passed=sum(1 for r in checked if r.passed),
+        errors=dict(Counter(r.error.type for r in recs if r.error is not None)),
+        latency_p50=lat["p50"],
+        latency_p95=lat["p95"],
+        ttft_p50=percentiles([r.ttft_s for r in ok], qs=(50,))["p50"],
+        prompt_tokens=total("prompt_tokens"),
+        completion_tokens=total("completion_tokens"),
+        reasoning_tokens=total("reasoning_tokens"),
+        truncated=sum(1 for r in recs if r.finish_reason == "length"),
+    )
 
 
-def _tok(v: object) -> str:
+def min_pass_rate_verdict(records: Iterable[Record], minimum: float) -> str | None:
+    """Why the run fails `--min-pass-rate`, or None when it meets it."""
+    rate = summarize(records).pass_rate
+    if rate is None:
+        return "no record with checks: the pass rate is unknown"
+    if rate < minimum:
+        return f"pass rate {rate:.1%} is under --min-pass-rate {minimum:.1%}"
+    return None
+
+
+def _secs(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}s"
+
+
+def _count(v: int | None) -> str:
     return "n/a" if v is None else str(v)
 
 
 def summary_lines(records: Iterable[Record]) -> list[str]:
     s = summarize(records)
-    n = s["records"]
-    if not n:
+    if not s.records:
         return ["no records"]
-    rate = float(s["pass_rate"])  # type: ignore[arg-type]
-    ci: list[float] = s["ci"]  # type: ignore[assignment]
-    low, high = ci
-    errors: dict[str, int] = s["errors"]  # type: ignore[assignment]
-    err_txt = ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) if errors else "none"
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items())) or "none"
+    if s.pass_rate is None:
+        rate = "pass rate n/a: no record has checks"
+    else:
+        low, high = s.ci
+        rate = f"passed {s.passed}/{s.checked} ({s.pass_rate:.1%}, 95% CI {low:.1%}-{high:.1%})"
+    measured = s.records - s.checked
+    if measured:
+        rate += f", {measured} measured only"
     return [
-        f"passed {s['passed']}/{n} ({rate:.1%}, 95% CI {low:.1%}-{high:.1%}); errors: {err_txt}; "
-        f"truncated (finish_reason length): {s['truncated']}",
-        f"latency p50 {_fmt(s['latency_p50'])} p95 {_fmt(s['latency_p95'])}  "  # type: ignore[arg-type]
-        f"ttft p50 {_fmt(s['ttft_p50'])}  "  # type: ignore[arg-type]
-        f"tokens prompt {_tok(s['prompt_tokens'])} completion {_tok(s['completion_tokens'])} "
-        f"reasoning {_tok(s['reasoning_tokens'])}",
+        f"{rate}; errors: {errors}; truncated (finish_reason length): {s.truncated}",
+        f"latency p50 {_secs(s.latency_p50)} p95 {_secs(s.latency_p95)}  "
+        f"ttft p50 {_secs(s.ttft_p50)}  "
+        f"tokens prompt {_count(s.prompt_tokens)} completion {_count(s.completion_tokens)} "
+        f"reasoning {_count(s.reasoning_tokens)}",
     ]

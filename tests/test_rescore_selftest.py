@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from harness.endpoints import Endpoint, Limits
 from harness.rescore import rescore_run
 from harness.runner import run_suite
@@ -52,3 +54,33 @@ def test_selftest_reports_broken_and_unfailable_cases(tmp_path: Path) -> None:
     text = "\n".join(result.lines())
     assert "FAIL reference c00001: contains: missing 'kiwi-1'" in text
     assert "CANNOT FAIL c00002" in text and "UNCHECKED c00003" in text
+
+
+def test_measured_only_cases_are_left_out_of_the_pass_rate() -> None:
+    """The terminal summary and the --min-pass-rate gates use the report's definition."""
+    from harness.records import CheckOutcome, Record
+    from harness.summary import min_pass_rate_verdict, summarize, summary_lines
+
+    def rec(i: int, passed: bool, checked: bool = True, status: str = "ok") -> Record:
+        return Record(
+            case_id=f"c{i}",
+            case_hash="h",
+            category="chat",
+            endpoint="e",
+            model="m",
+            status=status,
+            started_at="t",
+            passed=passed,
+            checks=[CheckOutcome(name="contains", passed=passed, score=float(passed))]
+            if checked
+            else [],
+        )
+
+    recs = [rec(0, True), rec(1, False), rec(2, True, checked=False), rec(3, False, status="error")]
+    s = summarize(recs)
+    assert (s.records, s.checked, s.passed) == (4, 3, 1)  # the error counts, measured-only not
+    assert s.pass_rate == pytest.approx(1 / 3)
+    assert "passed 1/3" in summary_lines(recs)[0] and "1 measured only" in summary_lines(recs)[0]
+    assert min_pass_rate_verdict(recs, 0.3) is None
+    assert "under --min-pass-rate" in (min_pass_rate_verdict(recs, 0.5) or "")
+    assert "unknown" in (min_pass_rate_verdict([rec(5, True, checked=False)], 0.5) or "")
