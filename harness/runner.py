@@ -93,10 +93,6 @@ def _limiters(endpoint: Endpoint) -> _Limiters:
     return _Limiters(rpm, rps)
 
 
-def error_record_fields() -> dict[str, Any]:
-    return {"passed": False, "score": None, "checks": []}
-
-
 async def _run_one(
     case: Case,
     repeat: int,
@@ -126,7 +122,8 @@ async def _run_one(
         "tags": case.tags,
     }
     if attempt.error is not None:
-        return Record(status="error", error=attempt.error, **base, **error_record_fields())
+        # An endpoint error is a failure with an unknown score, and no check ran.
+        return Record(status="error", error=attempt.error, passed=False, score=None, **base)
     ctx = CheckContext(
         case=case,
         output=attempt.output,
