@@ -7,8 +7,10 @@ concurrency C through:
 - ``openai.AsyncOpenAI`` (default httpx2 transport), parsed stream (``async for chunk in stream``);
 - the same with ``http_client=DefaultAioHttpClient()``;
 - the same transport, the SDK's raw stream via ``create(**body)``, chunks as orjson dicts;
-- ``harness.client.Client.complete`` (the same, minus the SDK's per-request typed transform,
-  plus timing, error classification and the record's models).
+- ``harness.client.Client.complete`` with ``transport: sdk`` (the same, minus the SDK's
+  per-request typed transform, plus timing, error classification and the record's models);
+- the same with ``transport: direct`` (the default: the body posted on aiohttp with the SDK's URL
+  and headers, no SDK request layer).
 
 Each client's assembled text is checked against the server's before its rate is printed. The
 in-process cost of decoding and assembling one answer (no HTTP) is printed too.
@@ -161,8 +163,14 @@ async def bench_raw_create(url: str, n: int, c: int) -> tuple[float, float]:
         return await drive(n, c, one)
 
 
-async def bench_harness(url: str, n: int, c: int) -> tuple[float, float]:
-    endpoint = Endpoint(name="bench", base_url=url, model="m", limits=Limits(timeout_s=60))
+async def bench_harness(url: str, n: int, c: int, transport: str) -> tuple[float, float]:
+    endpoint = Endpoint(
+        name="bench",
+        base_url=url,
+        model="m",
+        limits=Limits(timeout_s=60),
+        transport=transport,
+    )
     body = {"model": "m", "messages": MESSAGES, "stream": True}
     body["stream_options"] = {"include_usage": True}
     async with Client(endpoint) as client:
@@ -254,7 +262,14 @@ def main() -> None:
                 "same, raw stream via create(**body), orjson dicts",
                 lambda: bench_raw_create(url, n, c),
             ),
-            ("harness Client.complete", lambda: bench_harness(url, n, c)),
+            (
+                "harness Client.complete, transport sdk",
+                lambda: bench_harness(url, n, c, "sdk"),
+            ),
+            (
+                "harness Client.complete, transport direct (default)",
+                lambda: bench_harness(url, n, c, "direct"),
+            ),
         ]
         results: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
         for _ in range(args.rounds):  # interleaved, so a noisy minute hits every client

@@ -7,6 +7,7 @@
 
     python benchmarks/bench_runner.py                       # both, default sizes
     python benchmarks/bench_runner.py --overhead-cases 3000 --latency-cases 1000 --latency 0.2 --concurrency 50
+    python benchmarks/bench_runner.py --transport sdk        # every request through the SDK
 
 The simulator runs as a separate process (`harness sim`) so its CPU does not count against the
 harness; figures are printed with the machine they were measured on.
@@ -81,7 +82,7 @@ def _start_sim(suite_path: Path, latency: float) -> tuple[subprocess.Popen[bytes
     raise RuntimeError("simulator did not start")
 
 
-def _measure(n: int, latency: float, concurrency: int, tmp: Path) -> float:
+def _measure(n: int, latency: float, concurrency: int, tmp: Path, transport: str) -> float:
     path = tmp / f"suite-{n}.yaml"
     path.write_text(yaml.safe_dump(_cases(n)))
     suite = load_suite(path)
@@ -92,9 +93,11 @@ def _measure(n: int, latency: float, concurrency: int, tmp: Path) -> float:
             base_url=url,
             model="sim",
             limits=Limits(concurrency=concurrency, timeout_s=60, max_retries=0),
+            transport=transport,
         )
         t0 = time.perf_counter()
-        res = asyncio.run(run_suite(suite, ep, out_dir=tmp / f"run-{n}-{latency}", progress=False))
+        out = tmp / f"run-{n}-{latency}-{time.monotonic_ns()}"
+        res = asyncio.run(run_suite(suite, ep, out_dir=out, progress=False))
         elapsed = time.perf_counter() - t0
         assert res.written == n and res.errors == 0, (res.written, res.errors)
         return elapsed
@@ -112,19 +115,21 @@ def main() -> None:
     ap.add_argument("--latency-cases", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--transport", choices=["direct", "sdk"], default="direct")
     a = ap.parse_args()
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
-        f"python {platform.python_version()} load={os.getloadavg()[0]:.1f}"
+        f"python {platform.python_version()} load={os.getloadavg()[0]:.1f} "
+        f"transport={a.transport}"
     )
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        el = _measure(a.overhead_cases, 0.0, a.overhead_concurrency, tmp)
+        el = _measure(a.overhead_cases, 0.0, a.overhead_concurrency, tmp, a.transport)
         print(
             f"(a) overhead: {a.overhead_cases} cases at concurrency {a.overhead_concurrency}, zero latency: "
             f"{el:.2f}s = {a.overhead_cases / el:.0f} cases/s"
         )
-        el = _measure(a.latency_cases, a.latency, a.concurrency, tmp)
+        el = _measure(a.latency_cases, a.latency, a.concurrency, tmp, a.transport)
         ideal = a.latency_cases * a.latency / a.concurrency
         print(
             f"(b) {a.latency_cases} cases, latency {a.latency}s, concurrency {a.concurrency}: "

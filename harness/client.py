@@ -1,11 +1,12 @@
 """One request to an OpenAI-compatible endpoint: send, stream, time, assemble, classify.
 
-The official `openai` SDK does what it is good at (auth, base URLs, request building, typed
-status errors) over its aiohttp transport, with its own retries off (retries are
-`harness.retry`'s). The answer is read from the SDK's raw response: SSE lines are decoded from
-bytes (`harness._sse`) and chunks are assembled as plain dicts (`harness._assemble`); pydantic
-models are built once per attempt. That keeps a streamed request several times cheaper than the
-SDK's parsed stream (benchmarks/bench_client.py).
+The official `openai` SDK is the configuration authority (auth, base URL normalisation, default
+headers, its trust store) and, with `transport: sdk`, the request layer too, over its aiohttp
+transport with its own retries off (retries are `harness.retry`'s). By default the request is
+posted by `harness._transports.DirectTransport` with exactly the SDK's URL and headers: the
+SDK's request layer is most of a run's client CPU (see that module). Either way the answer is
+read raw: SSE lines are decoded from bytes (`harness._sse`) and chunks are assembled as plain
+dicts (`harness._assemble`); pydantic models are built once per attempt.
 
 `Client.complete` never raises for HTTP, network or protocol failures: every outcome is an
 `Attempt`, and a failure is an `ErrorInfo` whose `type` decides retries:
@@ -26,11 +27,9 @@ never appears in an error message: messages are built here, and scrubbed of the 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import inspect
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -38,12 +37,17 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import httpx2
 import openai
-import orjson
 from openai import AsyncOpenAI, DefaultAioHttpClient
 from openai.resources.chat.completions import AsyncCompletions
 
-from harness._assemble import Assembled, Assembler, classify_error, map_finish_reason
-from harness._sse import SSEDecoder
+from harness._assemble import Assembled, classify_error, map_finish_reason
+from harness._transports import (
+    Call,
+    DirectTransport,
+    SdkTransport,
+    retry_after_from,
+    ssl_context,
+)
 from harness.errors import InputError
 from harness.prompt import render_messages
 from harness.records import ErrorInfo, FinishReason, Output, Usage
@@ -124,28 +128,6 @@ def build_request(case: Case, endpoint: Endpoint) -> dict[str, Any]:
 # --------------------------------------------------------------------------- failures
 
 
-def retry_after_from(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asked us to wait: `retry-after-ms`, else `Retry-After` (secs or date)."""
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = exc
@@ -182,21 +164,6 @@ def _transport_error(exc: BaseException, *, answered: bool, chunks: int) -> Erro
 # --------------------------------------------------------------------------- the client
 
 
-class _Call:
-    """The state of one attempt, kept outside the timeout scope so a timeout keeps the partial."""
-
-    __slots__ = ("answered", "asm", "error", "retry_after", "started", "status", "streamed")
-
-    def __init__(self, streamed: bool) -> None:
-        self.asm = Assembler()
-        self.started = time.perf_counter()
-        self.streamed = streamed
-        self.answered = False
-        self.status: int | None = None
-        self.error: ErrorInfo | None = None
-        self.retry_after: float | None = None
-
-
 class Client:
     """Sends one request at a time per call; share one Client across a run's tasks.
 
@@ -221,7 +188,10 @@ class Client:
             max_retries=0,
             timeout=self._timeout_s,
             default_headers=endpoint.headers or None,
-            http_client=DefaultAioHttpClient(timeout=self._timeout_s),
+            http_client=DefaultAioHttpClient(timeout=self._timeout_s, verify=ssl_context()),
+        )
+        self._transport: DirectTransport | SdkTransport = (
+            SdkTransport(self._sdk) if endpoint.transport == "sdk" else DirectTransport(self._sdk)
         )
 
     async def __aenter__(self) -> Client:
@@ -236,71 +206,34 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._sdk.close()
+        try:
+            await self._transport.aclose()
+        finally:
+            await self._sdk.close()
 
     async def complete(self, body: dict[str, Any]) -> Attempt:
         """Send `body` (from `build_request`) once; every failure comes back in the Attempt."""
-        call = _Call(streamed=bool(body.get("stream")))
+        call = Call(streamed=bool(body.get("stream")))
         try:
             async with asyncio.timeout(self._timeout_s):
-                if call.streamed:
-                    await self._stream(body, call)
-                else:
-                    await self._once(body, call)
+                await self._transport.send(body, call)
         except TimeoutError:
             call.error = ErrorInfo(
                 type="timeout",
                 message=f"no complete answer within {self._timeout_s:g}s "
                 "(limits.timeout_s covers connect and the whole streamed answer)",
             )
-        except openai.APIStatusError as exc:
-            call.answered = True
-            call.error = classify_error(
-                exc.status_code, _status_body(exc), auth_hint=self._auth_hint
-            )
-            call.retry_after = retry_after_from(exc.response.headers)
         except (openai.APIError, httpx2.HTTPError, aiohttp.ClientError, OSError) as exc:
             error = _transport_error(exc, answered=call.answered, chunks=call.asm.chunks)
             # Cut after the finish_reason: the answer is whole, only trailing usage may be lost.
             if error.type != "protocol" or call.asm.finish_reason is None:
                 call.error = error
+        if call.http_error is not None:
+            status, body_ = call.http_error
+            call.error = classify_error(status, body_, auth_hint=self._auth_hint)
         return self._attempt(call)
 
-    async def _stream(self, body: dict[str, Any], call: _Call) -> None:
-        create = self._sdk.chat.completions.with_streaming_response.create
-        async with create(**_sdk_kwargs(body)) as response:
-            http = response.http_response
-            call.answered = True
-            call.status = http.status_code
-            if "json" in http.headers.get("content-type", ""):
-                # A server that ignored stream=true and answered with one JSON body.
-                call.streamed = False
-                call.asm.feed_body(await http.aread())
-                return
-            decoder = SSEDecoder()
-            asm = call.asm
-            done = False
-            async for raw in http.aiter_bytes():
-                if done:
-                    continue  # drain to the end so the connection goes back to the pool
-                for data in decoder.feed(raw):
-                    if not asm.feed_event(data):
-                        if asm.error is not None or asm.problem is not None:
-                            return  # stop reading; the connection is dropped, not reused
-                        done = True
-                        break
-            if not done:
-                for data in decoder.flush():
-                    if not asm.feed_event(data):
-                        break
-
-    async def _once(self, body: dict[str, Any], call: _Call) -> None:
-        raw = await self._sdk.chat.completions.with_raw_response.create(**_sdk_kwargs(body))
-        call.answered = True
-        call.status = raw.http_response.status_code
-        call.asm.feed_body(raw.http_response.content)
-
-    def _attempt(self, call: _Call) -> Attempt:
+    def _attempt(self, call: Call) -> Attempt:
         latency = time.perf_counter() - call.started
         result: Assembled = call.asm.result()
         error = call.error
@@ -350,36 +283,3 @@ class Client:
         if len(message) > _MESSAGE_LIMIT:
             message = message[:_MESSAGE_LIMIT] + "..."
         return error.model_copy(update={"message": message, "code": code})
-
-
-_SDK_OPTIONS = frozenset({"extra_headers", "extra_query", "timeout"})
-
-
-def _sdk_kwargs(body: dict[str, Any]) -> dict[str, Any]:
-    """`create` arguments that send `body` as it is, without the SDK's per-request transform.
-
-    `create` runs every argument through a typed transform (TypedDict introspection, recursive
-    over messages and tools) that costs about a fifth of an attempt's client CPU on a short
-    chat request (benchmarks/bench_client.py) and more with tools and long histories, and changes
-    nothing in a body that is already plain JSON. `extra_body` is merged over the arguments
-    (documented SDK behaviour), so the body rides there and the typed arguments are the minimum
-    `create` requires.
-    """
-    json_body = {k: v for k, v in body.items() if k not in _SDK_OPTIONS and k != "extra_body"}
-    json_body.update(body.get("extra_body") or {})
-    kwargs = {k: v for k, v in body.items() if k in _SDK_OPTIONS}
-    return {
-        **kwargs,
-        "model": body["model"],
-        "messages": (),
-        "stream": bool(body.get("stream")),
-        "extra_body": json_body,
-    }
-
-
-def _status_body(exc: openai.APIStatusError) -> Any:
-    """The server's error body; the SDK keeps only the inner `error` object, or the text."""
-    try:
-        return orjson.loads(exc.response.content)
-    except (orjson.JSONDecodeError, httpx2.ResponseNotRead):
-        return exc.body if exc.body is not None else exc.response.reason_phrase

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -104,6 +104,9 @@ class Endpoint(BaseModel):
     price: Price | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra request headers (not secrets: use api_key_env for those)."""
+    transport: Literal["direct", "sdk"] = "direct"
+    """How requests are sent: posted by the harness with the openai SDK's URL and headers
+    (`direct`, a quarter of the client CPU per request), or through the SDK's `create` (`sdk`)."""
 
     def api_key(self) -> str:
         """The key from the environment; servers without auth get a placeholder."""

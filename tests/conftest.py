@@ -11,9 +11,9 @@ import yaml
 
 from harness.golden import Suite, load_suite
 from harness.sim import SimConfig, SimServer
+from tests import wire_server
 
 ROOT = Path(__file__).resolve().parents[1]
-WIRE_DIR = ROOT.parent / "shared" / "wire"
 
 
 def make_cases(n: int, *, prefix: str = "c") -> list[dict[str, Any]]:
@@ -47,3 +47,10 @@ def sim_url(small_suite: Suite) -> Iterator[str]:
     with SimServer(small_suite, SimConfig()) as sim:
         url = sim.base_url
         yield url
+
+
+@pytest.fixture(params=["direct", "sdk"])
+def each_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a client test once per transport: `WireServer.endpoint()` uses it unless told."""
+    monkeypatch.setattr(wire_server, "TRANSPORT", request.param)
+    return str(request.param)

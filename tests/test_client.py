@@ -16,6 +16,8 @@ from harness.prompt import render_messages
 from harness.records import ToolCall
 from tests.wire_server import Reply, WireServer
 
+pytestmark = pytest.mark.usefixtures("each_transport")
+
 STREAM = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 ONCE = {**STREAM, "stream": False}
 SECRET = "sk-harness-SECRET-4242424242"

@@ -1,4 +1,4 @@
-"""Every real wire capture in ../shared/wire/, replayed over HTTP, assembled exactly.
+"""Every real wire capture (tests/wire/, a copy of ../shared/wire/), replayed over HTTP, assembled.
 
 The captures are what DashScope, vLLM and Ollama actually send (copied from public docs and
 fixtures; see their README). Each test replays one through a local aiohttp server and asserts
@@ -22,11 +22,11 @@ from harness.golden import case_from_dict
 from harness.records import ErrorInfo, ToolCall, Usage
 from tests.wire_server import Reply, WireServer
 
-WIRE = Path(__file__).parents[2] / "shared" / "wire"
+WIRE = Path(__file__).parent / "wire"
+"""A copy of ../shared/wire/ kept in the repo, so a clean clone runs every capture."""
+SHARED = Path(__file__).parents[2] / "shared" / "wire"
 
-pytestmark = pytest.mark.skipif(
-    not WIRE.is_dir(), reason=f"wire captures not found at {WIRE} (shared/ sits beside the repo)"
-)
+pytestmark = pytest.mark.usefixtures("each_transport")
 
 STREAM = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 ONCE = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": False}
@@ -77,7 +77,7 @@ def printout(text: str) -> Any:
 
 
 def test_every_capture_is_covered() -> None:
-    """A new capture in shared/wire/ must get a test here."""
+    """A new capture in tests/wire/ must get a test here."""
     covered = {
         "dashscope_error_bodies.json",
         "dashscope_native_generation_thinking_stream.json",
@@ -94,6 +94,14 @@ def test_every_capture_is_covered() -> None:
         "vllm_style_stream_tool_call_fragments_continuous_usage.json",
     }
     assert {p.name for p in WIRE.glob("*.json")} == covered
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no ../shared/wire/ beside this clone")
+def test_the_copy_matches_the_shared_captures() -> None:
+    """tests/wire/ must follow ../shared/wire/ when both exist (new or changed captures)."""
+    shared = {p.name: p.read_bytes() for p in SHARED.iterdir() if p.is_file()}
+    ours = {p.name: p.read_bytes() for p in WIRE.iterdir() if p.is_file()}
+    assert ours == shared
 
 
 # --------------------------------------------------------------------------- DashScope

@@ -29,6 +29,9 @@ from aiohttp import web
 
 from harness.endpoints import Endpoint, Limits
 
+#: The transport `WireServer.endpoint()` uses unless told (the `each_transport` fixture sets it).
+TRANSPORT = "direct"
+
 
 @dataclass
 class Reply:
@@ -86,6 +89,7 @@ class WireServer:
         """An endpoint aimed at this server (fast limits unless given)."""
         data: dict[str, Any] = {"name": "wire", "base_url": self.url, "model": "m"}
         data["limits"] = Limits(timeout_s=5, max_retries=0)
+        data["transport"] = TRANSPORT
         data.update(fields)
         return Endpoint(**data)
 

@@ -2,7 +2,8 @@
 
 The model's answers are known in advance (tests/engine/build.py wires each token to the next),
 so these tests can assert exact content, finish reasons, tool calls and usage end to end:
-golden file -> CLI -> openai SDK over real HTTP -> a real server running a real model -> record.
+golden file -> CLI -> client over real HTTP (both transports) -> a real server running a real
+model -> record.
 """
 
 from __future__ import annotations
@@ -27,20 +28,30 @@ pytestmark = pytest.mark.engine
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-def _run(tmp_path: Path, target: EngineTarget, cases: list[dict[str, Any]], name: str) -> list[Any]:
+def _run(
+    tmp_path: Path,
+    target: EngineTarget,
+    cases: list[dict[str, Any]],
+    name: str,
+    transport: str | None = None,
+) -> list[Any]:
     golden = tmp_path / f"{name}.yaml"
     golden.write_text(yaml.safe_dump(cases, sort_keys=False))
     out = tmp_path / name
+    if transport is None:
+        where = ["--base-url", target.base_url, "--model", target.model]
+    else:  # a config file: the transport is an endpoint setting
+        config = tmp_path / f"{name}-config.yaml"
+        endpoint = {"base_url": target.base_url, "model": target.model, "transport": transport}
+        config.write_text(yaml.safe_dump({"endpoints": {"engine": endpoint}}))
+        where = ["--endpoint", "engine", "--config", str(config)]
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "harness",
             "run",
-            "--base-url",
-            target.base_url,
-            "--model",
-            target.model,
+            *where,
             "--suite",
             str(golden),
             "--out",
@@ -55,36 +66,40 @@ def _run(tmp_path: Path, target: EngineTarget, cases: list[dict[str, Any]], name
         env={**os.environ},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert load_manifest(out).status == "complete"
+    manifest = load_manifest(out)
+    assert manifest.status == "complete"
+    assert manifest.endpoint["transport"] == (transport or "direct")
     return sorted(load_records(out), key=lambda r: r.case_id)
+
+
+CHAT_CASES: list[dict[str, Any]] = [
+    {
+        "id": "full",
+        "category": "chat",
+        "messages": QUESTION,
+        "checks": [{"type": "contains", "value": CHAT_ANSWER}],
+    },
+    {
+        "id": "short",
+        "category": "chat",
+        "messages": QUESTION,
+        "params": {"max_tokens": 3},
+        "checks": [{"type": "contains", "value": CHAT_ANSWER}],
+    },
+    {
+        "id": "unstreamed",
+        "category": "chat",
+        "messages": QUESTION,
+        "params": {"stream": False},
+        "checks": [{"type": "contains", "value": "capital of France"}],
+    },
+]
 
 
 def test_chat_model_stop_length_and_non_streaming(
     tmp_path: Path, chat_engine: EngineTarget
 ) -> None:
-    cases = [
-        {
-            "id": "full",
-            "category": "chat",
-            "messages": QUESTION,
-            "checks": [{"type": "contains", "value": CHAT_ANSWER}],
-        },
-        {
-            "id": "short",
-            "category": "chat",
-            "messages": QUESTION,
-            "params": {"max_tokens": 3},
-            "checks": [{"type": "contains", "value": CHAT_ANSWER}],
-        },
-        {
-            "id": "unstreamed",
-            "category": "chat",
-            "messages": QUESTION,
-            "params": {"stream": False},
-            "checks": [{"type": "contains", "value": "capital of France"}],
-        },
-    ]
-    full, short, unstreamed = _run(tmp_path, chat_engine, cases, "chat")
+    full, short, unstreamed = _run(tmp_path, chat_engine, CHAT_CASES, "chat")
     assert full.status == "ok" and full.output.content == CHAT_ANSWER
     assert full.finish_reason == "stop" and full.passed
     assert full.usage is not None and full.usage.prompt_tokens and full.usage.completion_tokens
@@ -125,3 +140,15 @@ def test_tool_model_returns_a_structured_call(tmp_path: Path, tool_engine: Engin
     assert call.id
     assert rec.usage is not None and rec.usage.completion_tokens
     assert rec.ttft_s is not None and rec.latency_s is not None and rec.ttft_s <= rec.latency_s
+
+
+def test_both_transports_get_the_same_answers(tmp_path: Path, chat_engine: EngineTarget) -> None:
+    """`transport: sdk` (every request through the openai SDK) and the default `direct`."""
+
+    def answers(records: list[Any]) -> list[Any]:
+        return [(r.status, r.output, r.finish_reason, r.usage, r.ttft_s is None) for r in records]
+
+    direct = _run(tmp_path, chat_engine, CHAT_CASES, "direct", transport="direct")
+    sdk = _run(tmp_path, chat_engine, CHAT_CASES, "sdk", transport="sdk")
+    assert answers(direct) == answers(sdk)
+    assert direct[0].output.content == CHAT_ANSWER
