@@ -141,7 +141,7 @@ def test_xdist_and_junitxml_call_each_case_once(golden: Path, tmp_path: Path) ->
     assert len(recs) == 16 and max(counts.values()) == 1
     cases = ET.parse(xml).getroot().findall(".//testcase")
     assert len(cases) == 16
-    failures = [c.find("failure") for c in cases if c.find("failure") is not None]
+    failures = [f for c in cases if (f := c.find("failure")) is not None]
     assert failures and all("golden case" in (f.get("message") or "") for f in failures)
     assert all("FAIL contains" in (f.get("message") or "") for f in failures)
     assert load_manifest(run).status == "complete"

@@ -16,19 +16,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_clean() -> None:
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff not installed (pip install -e '.[dev]')")
-    proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "harness", "tests", "benchmarks", "evals"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for command in (["check"], ["format", "--check"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "harness", "tests", "benchmarks", "evals"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_mypy_strict_clean() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "harness"],
+        [sys.executable, "-m", "mypy", "--strict", "harness", "tests", "benchmarks", "evals"],
         cwd=ROOT,
         capture_output=True,
         text=True,

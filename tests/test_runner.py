@@ -28,7 +28,7 @@ def _ep(url: str, **limits: float) -> Endpoint:
         base_url=url,
         model="sim-reference",
         limits=Limits(**{"concurrency": 8, "timeout_s": 10, **limits}),
-    )  # type: ignore[arg-type]
+    )
 
 
 def _lines(run_dir: Path) -> list[dict[str, object]]:

@@ -72,7 +72,7 @@ def contained(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     mkdtemp = tempfile.mkdtemp
 
     def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
-        path = mkdtemp(*args, **kwargs)
+        path = str(mkdtemp(*args, **kwargs))
         workdirs.append(path)
         return path
 
