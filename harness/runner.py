@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from tqdm import tqdm
 
 from harness._version import __version__
@@ -31,6 +30,7 @@ from harness.client import Client, build_request
 from harness.endpoints import Endpoint
 from harness.errors import InputError
 from harness.golden import Case, Suite, load_suite
+from harness.ratelimit import RateLimits, rate_limits
 from harness.records import Manifest, Record, SuiteInfo
 from harness.retry import complete_with_retries
 from harness.selection import Selection, parse_shard
@@ -72,34 +72,13 @@ class _Progress:
             self.bar.set_postfix(passed=self.passed, errors=self.errors, refresh=False)
 
 
-@dataclass
-class _Limiters:
-    rpm: AsyncLimiter | None
-    rps: AsyncLimiter | None
-
-    async def acquire(self) -> None:
-        if self.rpm is not None:
-            await self.rpm.acquire()
-        if self.rps is not None:
-            await self.rps.acquire()
-
-
-def _limiters(endpoint: Endpoint) -> _Limiters:
-    lim = endpoint.limits
-    # A bucket of 1 per (60/rpm) s would forbid any burst; aiolimiter's leaky bucket with the
-    # full per-period capacity matches how DashScope counts (requests within the window).
-    rpm = AsyncLimiter(lim.rpm, 60) if lim.rpm else None
-    rps = AsyncLimiter(lim.rps, 1) if lim.rps else None
-    return _Limiters(rpm, rps)
-
-
 async def _run_one(
     case: Case,
     repeat: int,
     body: dict[str, Any],
     client: Client,
     endpoint: Endpoint,
-    limiters: _Limiters,
+    limiters: RateLimits,
 ) -> Record:
     started = now_iso()
     attempt, attempts = await complete_with_retries(
@@ -160,7 +139,7 @@ async def run_jobs(
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(jobs), unit="case", dynamic_ncols=True, disable=not show, file=sys.stderr)
     prog = _Progress(bar=bar if show else None)
-    limiters = _limiters(endpoint)
+    limiters = rate_limits(endpoint)
     queue: asyncio.Queue[tuple[Case, int]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)

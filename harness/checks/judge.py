@@ -15,9 +15,7 @@ fails is an error verdict. Calls to one judge endpoint are bounded by its
 
 from __future__ import annotations
 
-import asyncio
 import re
-import weakref
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +29,7 @@ from harness.checks._text_norm import answer_text, clip
 from harness.endpoints import Endpoint, resolve_endpoint
 from harness.errors import InputError
 from harness.prompt import render_messages
+from harness.ratelimit import lane
 
 _ENV = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=True)
 
@@ -70,9 +69,6 @@ where <n> is a number from {{ low }} (worst) to {{ high }} (best). Nothing may f
 _SCORE = re.compile(r"^\**\s*SCORE\s*:\s*\**\s*(-?\d+(?:\.\d+)?)\s*\**\s*$")
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL)
 _SCALE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")
-_SEMAPHORES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def parse_score(raw: str) -> float | None:
@@ -96,15 +92,6 @@ def _content(value: Any) -> str:
                 parts.append(f"[{part.get('type', 'part') if isinstance(part, dict) else 'part'}]")
         return "\n".join(parts)
     return "" if value is None else orjson.dumps(value).decode()
-
-
-def _semaphore(endpoint: Endpoint) -> asyncio.Semaphore:
-    """One per judge endpoint and event loop (a semaphore belongs to the loop that uses it)."""
-    per_loop = _SEMAPHORES.setdefault(asyncio.get_running_loop(), {})
-    sem = per_loop.get(endpoint.name)
-    if sem is None:
-        sem = per_loop[endpoint.name] = asyncio.Semaphore(endpoint.limits.concurrency)
-    return sem
 
 
 @register("rubric")
@@ -211,8 +198,11 @@ class Rubric:
             "judge_model": endpoint.model,
         }
         try:
-            async with _semaphore(endpoint), Client(endpoint) as client:
-                attempt, _ = await complete_with_retries(client, body, endpoint.limits)
+            bounds = lane(endpoint)
+            async with bounds.slots, Client(endpoint) as client:
+                attempt, _ = await complete_with_retries(
+                    client, body, endpoint.limits, before_attempt=bounds.rates.acquire
+                )
         except InputError as exc:
             return CheckResult(passed=False, error=True, detail=f"judge: {exc}", data=data)
         if attempt.error is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,10 +29,14 @@ REPLIES = {
 
 
 @asynccontextmanager
-async def judge_server(seen: list[dict[str, Any]]) -> AsyncIterator[str]:
+async def judge_server(
+    seen: list[dict[str, Any]], arrivals: list[float] | None = None
+) -> AsyncIterator[str]:
     """An OpenAI-compatible judge: the model name picks the reply; 'broken' answers 500."""
 
     async def completions(request: web.Request) -> web.Response:
+        if arrivals is not None:
+            arrivals.append(time.monotonic())
         body = await request.json()
         seen.append(body)
         model = body["model"]
@@ -62,14 +67,14 @@ async def judge_server(seen: list[dict[str, Any]]) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def _config(tmp_path: Path, base_url: str) -> Path:
+def _config(tmp_path: Path, base_url: str, limits: str = "") -> Path:
     path = tmp_path / "harness.yaml"
     path.write_text(
         "endpoints:\n"
         "  judge:\n"
         f"    base_url: {base_url}\n"
         "    model: good\n"
-        "    limits: {max_retries: 0, timeout_s: 10}\n"
+        f"    limits: {{max_retries: 0, timeout_s: 10{limits}}}\n"
     )
     return path
 
@@ -213,3 +218,24 @@ def test_judge_request_is_valid_json(tmp_path: Path) -> None:
     check = case.bound_checks[0].check
     body = check.build_body(make_ctx(case, "Paris"), check._endpoint)
     assert json.loads(json.dumps(body))["model"] == "good"
+
+
+@pytest.mark.parametrize("rps", [None, 4])
+def test_judge_calls_keep_to_the_endpoint_rate_limit(tmp_path: Path, rps: int | None) -> None:
+    """8 judged answers at once against `rps: 4`: 4 go at once, then one every 0.25 s."""
+    arrivals: list[float] = []
+
+    async def go() -> list[CheckResult]:
+        async with judge_server([], arrivals) as url:
+            limits = ", concurrency: 16" + (f", rps: {rps}" if rps else "")
+            case = _case(_config(tmp_path, url, limits))
+            calls = [run_check(case.bound_checks[0], make_ctx(case, "Paris.")) for _ in range(8)]
+            return await asyncio.gather(*calls)
+
+    results = asyncio.run(go())
+    assert all(r.passed for r in results)
+    span = arrivals[-1] - arrivals[0]
+    if rps is None:
+        assert span < 0.5
+    else:
+        assert span >= 0.9, arrivals
