@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -116,70 +118,35 @@ def test_the_server_cannot_tell_the_transports_apart(monkeypatch: pytest.MonkeyP
     assert (direct.usage, direct.finish_reason) == (sdk.usage, sdk.finish_reason)
 
 
-@pytest.mark.parametrize("transport", ["direct", "sdk"])
-def test_extra_headers_and_query_from_endpoint_params(transport: str) -> None:
-    async def go() -> tuple[Attempt, web.Request]:
-        seen: list[web.Request] = []
-
-        async def handle(request: web.Request) -> web.StreamResponse:
-            seen.append(request)
-            return web.json_response(
-                {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
-            )
-
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        ep = Endpoint(
-            name="e",
-            base_url=f"http://127.0.0.1:{port}/v1",
-            model="m",
-            stream=False,
-            transport=transport,
-            params={"extra_headers": {"X-Trace": "t-1"}, "extra_query": {"api-version": "2"}},
-            limits=Limits(timeout_s=5, max_retries=0),
-        )
-        try:
-            async with Client(ep) as client:
-                attempt = await client.complete(build_request(CASE, ep))
-        finally:
-            await runner.cleanup()
-        return attempt, seen[0]
-
-    attempt, request = asyncio.run(go())
-    assert attempt.error is None and attempt.output.content == "ok"
-    assert request.headers["X-Trace"] == "t-1"
-    assert request.query["api-version"] == "2"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@pytest.mark.parametrize("transport", ["direct", "sdk"])
-def test_a_gzipped_stream_is_decoded(transport: str) -> None:
-    """Proxies and gateways compress event streams; both layers must undo it."""
-    raw = b"".join(sse_line(item) for item in ANSWER)
+def _call_through(
+    handle: Handler, transport: str, *, base_url: str | None = None, **endpoint: Any
+) -> Attempt:
+    """One `CASE` call to an aiohttp app that answers every path with `handle`.
+
+    `base_url` defaults to the app itself; `{server}` in it (or in env values set by the caller
+    through `endpoint["env"]`) is replaced by the app's address.
+    """
+    env: dict[str, str] = endpoint.pop("env", {})
 
     async def go() -> Attempt:
-        async def handle(request: web.Request) -> web.Response:
-            await request.read()
-            return web.Response(
-                body=gzip.compress(raw),
-                headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"},
-            )
-
         app = web.Application()
-        app.router.add_post("/v1/chat/completions", handle)
+        app.router.add_route("*", "/{tail:.*}", handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
+        server = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        for name, value in env.items():
+            os.environ[name] = value.replace("{server}", server)
         ep = Endpoint(
             name="e",
-            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}/v1",
+            base_url=(base_url or "{server}/v1").replace("{server}", server),
             model="m",
             transport=transport,
             limits=Limits(timeout_s=5, max_retries=0),
+            **endpoint,
         )
         try:
             async with Client(ep) as client:
@@ -187,7 +154,46 @@ def test_a_gzipped_stream_is_decoded(transport: str) -> None:
         finally:
             await runner.cleanup()
 
-    attempt = asyncio.run(go())
+    return asyncio.run(go())
+
+
+def _stream_answer() -> web.Response:
+    body = b"".join(sse_line(item) for item in ANSWER)
+    return web.Response(body=body, headers={"Content-Type": "text/event-stream"})
+
+
+@pytest.mark.parametrize("transport", ["direct", "sdk"])
+def test_extra_headers_and_query_from_endpoint_params(transport: str) -> None:
+    seen: list[web.Request] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append(request)
+        return web.json_response(
+            {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+        )
+
+    params = {"extra_headers": {"X-Trace": "t-1"}, "extra_query": {"api-version": "2"}}
+    attempt = _call_through(handle, transport, stream=False, params=params)
+    assert attempt.error is None and attempt.output.content == "ok"
+    assert seen[0].path == "/v1/chat/completions"
+    assert seen[0].headers["X-Trace"] == "t-1"
+    assert seen[0].query["api-version"] == "2"
+
+
+@pytest.mark.parametrize("transport", ["direct", "sdk"])
+def test_a_gzipped_stream_is_decoded(transport: str) -> None:
+    """Proxies and gateways compress event streams; both layers must undo it."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        plain = _stream_answer()
+        assert isinstance(plain.body, bytes)
+        return web.Response(
+            body=gzip.compress(plain.body),
+            headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"},
+        )
+
+    attempt = _call_through(handle, transport)
     assert attempt.error is None, attempt.error
     assert attempt.finish_reason == "tool_calls"
     assert attempt.output.tool_calls[0].name == "get_weather"
@@ -202,40 +208,21 @@ def test_a_proxy_from_the_environment_is_used_unless_no_proxy(
     host that does not resolve; NO_PROXY sends the request past the proxy (and so fails)."""
     hosts: list[str] = []
 
-    async def go(no_proxy: str) -> Attempt:
-        async def handle(request: web.Request) -> web.Response:
-            hosts.append(request.headers.get("Host", ""))
-            await request.read()
-            return web.Response(
-                body=b"".join(sse_line(item) for item in ANSWER),
-                headers={"Content-Type": "text/event-stream"},
-            )
+    async def handle(request: web.Request) -> web.StreamResponse:
+        hosts.append(request.headers.get("Host", ""))
+        await request.read()
+        return _stream_answer()
 
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{runner.addresses[0][1]}")
-        monkeypatch.setenv("NO_PROXY", no_proxy)
-        ep = Endpoint(
-            name="e",
-            base_url="http://upstream.invalid/v1",
-            model="m",
-            transport=transport,
-            limits=Limits(timeout_s=5, max_retries=0),
-        )
-        try:
-            async with Client(ep) as client:
-                return await client.complete(build_request(CASE, ep))
-        finally:
-            await runner.cleanup()
-
-    via_proxy = asyncio.run(go(no_proxy=""))
+    for name in ("HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.setenv(name, "")  # restored after the test; set for real below
+    upstream = "http://upstream.invalid/v1"
+    env = {"HTTP_PROXY": "{server}", "NO_PROXY": ""}
+    via_proxy = _call_through(handle, transport, base_url=upstream, env=env)
     assert via_proxy.error is None, via_proxy.error
     assert via_proxy.output.tool_calls[0].name == "get_weather"
     assert hosts == ["upstream.invalid"]
-    bypassed = asyncio.run(go(no_proxy="upstream.invalid"))
+    env["NO_PROXY"] = "upstream.invalid"
+    bypassed = _call_through(handle, transport, base_url=upstream, env=env)
     assert bypassed.error is not None and bypassed.error.type == "connection"
     assert hosts == ["upstream.invalid"]
 
