@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from harness.checks import CheckContext, score_output
+from harness.checks.judge import judge_session
 from harness.endpoints import Endpoint
 from harness.golden import Suite, load_suite
 from harness.records import Record
@@ -65,7 +66,8 @@ async def rescore_records(
             }
         )
 
-    out = list(await asyncio.gather(*(one(r) for r in records)))
+    async with judge_session():
+        out = list(await asyncio.gather(*(one(r) for r in records)))
     return out, flipped, missing
 
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from harness._version import __version__
 from harness.checks import CheckContext, score_output
+from harness.checks.judge import judge_session
 from harness.client import Client, build_request
 from harness.endpoints import Endpoint
 from harness.errors import InputError
@@ -164,7 +165,7 @@ async def run_jobs(
     # them again and again during the run (a full collection then stalls a whole wave of calls).
     gc.freeze()
     try:
-        async with Client(endpoint) as client:
+        async with Client(endpoint) as client, judge_session():
             n = max(1, min(concurrency, len(jobs)))
             workers = [asyncio.create_task(worker(client)) for _ in range(n)]
             try:

@@ -10,14 +10,19 @@ The request is built here (model, messages, ``temperature: 0``, no streaming, th
 own params underneath) and sent with the harness's client and retry policy, so rate limits and
 transient failures of the judge are retried like the run's own calls; an answer that still
 fails is an error verdict. Calls to one judge endpoint are bounded by its
-``limits.concurrency``.
+``limits.concurrency``, ``rpm`` and ``rps``. Inside `judge_session` (the runner, rescore and
+the pytest plugin open one) the judge calls of one endpoint share a client, so its connections
+are reused rather than opened (with a TLS handshake) once per judged answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jinja2
 import orjson
@@ -30,6 +35,9 @@ from harness.endpoints import Endpoint, resolve_endpoint
 from harness.errors import InputError
 from harness.prompt import render_messages
 from harness.ratelimit import lane
+
+if TYPE_CHECKING:
+    from harness.client import Client
 
 _ENV = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=True)
 
@@ -69,6 +77,39 @@ where <n> is a number from {{ low }} (worst) to {{ high }} (best). Nothing may f
 _SCORE = re.compile(r"^\**\s*SCORE\s*:\s*\**\s*(-?\d+(?:\.\d+)?)\s*\**\s*$")
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL)
 _SCALE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")
+
+
+_SHARED: ContextVar[dict[str, Client] | None] = ContextVar("harness_judge_clients", default=None)
+
+
+@contextlib.asynccontextmanager
+async def judge_session() -> AsyncIterator[None]:
+    """Judge calls made inside (by tasks started inside) share one client per judge endpoint."""
+    clients: dict[str, Client] = {}
+    token = _SHARED.set(clients)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        for client in clients.values():
+            await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _client(endpoint: Endpoint) -> AsyncIterator[Client]:
+    from harness.client import Client  # the client imports the SDK: only load it when judging
+
+    shared = _SHARED.get()
+    if shared is None:
+        async with Client(endpoint) as client:
+            yield client
+        return
+    key = endpoint.model_dump_json(include={"base_url", "api_key_env", "headers", "transport"})
+    key += f"|{endpoint.limits.timeout_s}"
+    found = shared.get(key)
+    if found is None:
+        found = shared[key] = Client(endpoint)
+    yield found
 
 
 def parse_score(raw: str) -> float | None:
@@ -178,7 +219,6 @@ class Rubric:
         }
 
     async def __call__(self, ctx: CheckContext) -> CheckResult:
-        from harness.client import Client  # the client imports the SDK: only load it when judging
         from harness.retry import complete_with_retries
 
         if not answer_text(ctx).strip() and not ctx.output.tool_calls:
@@ -199,7 +239,7 @@ class Rubric:
         }
         try:
             bounds = lane(endpoint)
-            async with bounds.slots, Client(endpoint) as client:
+            async with bounds.slots, _client(endpoint) as client:
                 attempt, _ = await complete_with_retries(
                     client, body, endpoint.limits, before_attempt=bounds.rates.acquire
                 )

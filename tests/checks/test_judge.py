@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from aiohttp import web
 
 import harness.checks.judge  # noqa: F401  (registers `rubric`)
 from harness.checks import CheckResult, run_check
-from harness.checks.judge import parse_score
+from harness.checks.judge import judge_session, parse_score
 from harness.errors import InputError
 from harness.golden import Case
 from tests.checks._helpers import make_case, make_ctx
@@ -30,13 +31,17 @@ REPLIES = {
 
 @asynccontextmanager
 async def judge_server(
-    seen: list[dict[str, Any]], arrivals: list[float] | None = None
+    seen: list[dict[str, Any]],
+    arrivals: list[float] | None = None,
+    peers: list[Any] | None = None,
 ) -> AsyncIterator[str]:
     """An OpenAI-compatible judge: the model name picks the reply; 'broken' answers 500."""
 
     async def completions(request: web.Request) -> web.Response:
         if arrivals is not None:
             arrivals.append(time.monotonic())
+        if peers is not None and request.transport is not None:
+            peers.append((request.transport.get_extra_info("peername"), request.transport))
         body = await request.json()
         seen.append(body)
         model = body["model"]
@@ -239,3 +244,66 @@ def test_judge_calls_keep_to_the_endpoint_rate_limit(tmp_path: Path, rps: int | 
         assert span < 0.5
     else:
         assert span >= 0.9, arrivals
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_judge_session_reuses_one_connection(tmp_path: Path, shared: bool) -> None:
+    """Three judged answers in a row: one connection inside `judge_session`, three outside."""
+    peers: list[Any] = []
+
+    async def go() -> list[CheckResult]:
+        async with judge_server([], peers=peers) as url:
+            case = _case(_config(tmp_path, url))
+            session = judge_session() if shared else contextlib.nullcontext()
+            async with session:
+                return [
+                    await run_check(case.bound_checks[0], make_ctx(case, "Paris."))
+                    for _ in range(3)
+                ]
+
+    assert all(r.passed for r in asyncio.run(go()))
+    assert len(peers) == 3
+    assert len(set(peers)) == (1 if shared else 3)
+
+
+def test_a_run_judges_over_one_shared_connection(tmp_path: Path) -> None:
+    """`harness run` opens a judge session: 6 judged cases, judge concurrency 1, one connection,
+    closed with the run (a leaked client would leave it open on the server's side)."""
+    from harness.endpoints import Endpoint, Limits
+    from harness.runner import run_suite
+    from harness.sim import SimConfig, SimServer
+    from harness.store import load_records
+    from tests.conftest import make_cases, write_suite
+
+    peers: list[Any] = []
+
+    async def go() -> list[Any]:
+        async with judge_server([], peers=peers) as url:
+            config = _config(tmp_path, url, ", concurrency: 1")
+            cases = make_cases(6)
+            for case in cases:
+                case["checks"] = [
+                    {
+                        "type": "rubric",
+                        "rubric": "Names the code word.",
+                        "endpoint": "judge",
+                        "config": str(config),
+                        "pass_score": 4,
+                    }
+                ]
+            suite = write_suite(tmp_path / "golden" / "cases.yaml", cases)
+            async with SimServer(suite, SimConfig()) as sim:
+                ep = Endpoint(
+                    name="sim",
+                    base_url=sim.base_url,
+                    model="sim-reference",
+                    limits=Limits(concurrency=3, max_retries=0, timeout_s=10),
+                )
+                res = await run_suite(suite, ep, out_dir=tmp_path / "run", progress=False)
+            await asyncio.sleep(0.2)  # the client's close reaches the server
+            assert all(transport.is_closing() for _, transport in peers)
+            return load_records(res.path)
+
+    records = asyncio.run(go())
+    assert len(records) == 6 and all(r.passed for r in records)
+    assert len(peers) == 6 and len(set(peers)) == 1
