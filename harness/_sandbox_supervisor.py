@@ -1,4 +1,4 @@
-"""Sandbox supervisor written by harness/sandbox.py: namespaces, init, then the contained run.
+"""Sandbox supervisor, written out by harness/_sandbox_protocol.py: namespaces, init, the run.
 
 A standalone script, run as ``python -S -P`` in a minimal environment: it must not import the
 harness package, and every import here costs start-up time on each check (so no ``typing``).

@@ -35,30 +35,29 @@ The containment is layered so that each layer covers what the one before it miss
 
 What it does not stop: code that wants to *cheat* (e.g. ``os._exit(0)`` after forging the
 completion marker) rather than escape; the sandbox contains harm, it does not judge intent.
+
+This module runs one check and judges what came back. Who may run and as which uid is in
+``_sandbox_slots.py``, the contract with the supervisor in ``_sandbox_protocol.py``, killing what
+a run leaves behind in ``_sandbox_cleanup.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import fcntl
 import functools
-import marshal
 import os
-import pwd
 import shutil
 import signal
-import site
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from harness._sandbox_cleanup import GRACE_S, stop, sweep
+from harness._sandbox_protocol import child_env, prepare, read_status
+from harness._sandbox_slots import acquire_slot, sandbox_uid
 
 __all__ = ["SandboxLimits", "SandboxResult", "isolation_report", "run_python"]
 
@@ -101,192 +100,6 @@ class SandboxResult:
 
 _DEFAULT_LIMITS = SandboxLimits()
 _WORKDIR_PREFIX = "harness-sandbox-"
-_UID_TOP = 64999  # slot uids count down from here, skipping uids that name real accounts
-_ENV_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_GRACE_S = 1.0  # how long the supervisor gets to tear its namespace down before SIGKILL
-# The supervisor runs as a script in a fresh interpreter (it never imports the harness), so it is
-# read as source text once and written into each work dir. It reads its config from argv[1] and
-# reports on status_fd.
-_SUPERVISOR = Path(__file__).with_name("_sandbox_supervisor.py").read_text(encoding="utf-8")
-
-
-class _SlotPool:
-    """A semaphore that hands out slot numbers and works across event loops and threads.
-
-    ``asyncio.Semaphore`` binds to the first loop that waits on it, so a module-level one
-    breaks the second ``asyncio.run`` in a process. The slot number seeds the uid search.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._lock = threading.Lock()
-        self._free = list(range(size - 1, -1, -1))
-        self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[int]]] = (
-            collections.deque()
-        )
-
-    async def acquire(self) -> int:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._free and not self._waiters:
-                return self._free.pop()
-            fut: asyncio.Future[int] = loop.create_future()
-            self._waiters.append((loop, fut))
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            with self._lock, contextlib.suppress(ValueError):
-                self._waiters.remove((loop, fut))
-            if fut.done() and not fut.cancelled():
-                self.release(fut.result())
-            raise
-
-    def release(self, slot: int) -> None:
-        with self._lock:
-            while self._waiters:
-                loop, fut = self._waiters.popleft()
-                try:
-                    loop.call_soon_threadsafe(self._deliver, fut, slot)
-                    return
-                except RuntimeError:  # that loop is closed; try the next waiter
-                    continue
-            self._free.append(slot)
-
-    def _deliver(self, fut: asyncio.Future[int], slot: int) -> None:
-        if fut.done():  # cancelled between hand-over and delivery
-            self.release(slot)
-        else:
-            fut.set_result(slot)
-
-
-_CONCURRENCY = os.cpu_count() or 1
-_SLOTS = _SlotPool(_CONCURRENCY)
-
-
-@contextlib.asynccontextmanager
-async def _slot() -> AsyncIterator[int]:
-    slot = await _SLOTS.acquire()
-    try:
-        yield slot
-    finally:
-        _SLOTS.release(slot)
-
-
-_UID_POOL = 256  # candidate uids; a run holds one exclusively (flock), machine-wide
-
-
-@functools.cache
-def _uid_candidates() -> tuple[int, ...]:
-    """Sandbox uids: counting down from 64999, never a uid that names an account."""
-    uids: list[int] = []
-    uid = _UID_TOP
-    while len(uids) < _UID_POOL and uid > 1000:
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            uids.append(uid)
-        uid -= 1
-    return tuple(uids)
-
-
-def _claim_uid(hint: int) -> tuple[int, int]:
-    """Claim a sandbox uid for one run; returns ``(uid, lock_fd)``, release by closing the fd.
-
-    The claim is an ``flock`` on a file in a root-owned directory, so two harness processes on
-    one machine (pytest-xdist workers, parallel CI jobs) never share a uid: RLIMIT_NPROC and the
-    uid sweep then only ever concern this run's processes. Only meaningful as root.
-    """
-    lock_dir = Path(tempfile.gettempdir()) / "harness-uid-locks"
-    lock_dir.mkdir(mode=0o755, exist_ok=True)
-    info = lock_dir.lstat()
-    if info.st_uid != os.geteuid() or info.st_mode & 0o022 or not lock_dir.is_dir():
-        raise RuntimeError(f"{lock_dir} must be a directory owned by the harness user, mode 0755")
-    candidates = _uid_candidates()
-    start = (os.getpid() * 7 + hint) % len(candidates)
-    for i in range(len(candidates)):
-        uid = candidates[(start + i) % len(candidates)]
-        fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return uid, fd
-    raise RuntimeError("every sandbox uid is in use")
-
-
-@contextlib.contextmanager
-def _sandbox_uid(hint: int) -> Iterator[int]:
-    """The uid the contained process runs as: a claimed one as root, else our own."""
-    if os.geteuid() != 0:
-        yield os.geteuid()
-        return
-    uid, fd = _claim_uid(hint)
-    try:
-        yield uid
-    finally:
-        os.close(fd)
-
-
-def _child_env(home: str) -> dict[str, str]:
-    """The whole environment of the child: built from scratch so no secret is inherited."""
-    return {
-        "PATH": _ENV_PATH,
-        "LANG": "C.UTF-8",
-        "HOME": home,
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-def _prepare(
-    workdir: str,
-    code: str,
-    tests: str,
-    entry_point: str | None,
-    limits: SandboxLimits,
-    uid: int,
-    status_fd: int,
-) -> list[str]:
-    """Write the inputs and the supervisor into ``workdir``; return the command line.
-
-    ``-S -P`` instead of ``-I``: ``-E`` buys nothing when the environment is built from scratch,
-    and honouring it is what makes ``PYTHONHASHSEED=0`` (reproducible set order) take effect.
-    ``-S`` skips ``site``, whose ``.pth`` processing was ~3/4 of the start-up time; the
-    supervisor puts this interpreter's site-packages on ``sys.path`` itself (see
-    ``_site_packages``).
-    """
-    root = Path(workdir)
-    (root / "solution.py").write_text(code, encoding="utf-8")
-    (root / "tests.py").write_text(tests, encoding="utf-8")
-    supervisor = root / "_supervisor.py"
-    supervisor.write_text(_SUPERVISOR, encoding="utf-8")
-    cfg = {
-        "workdir": workdir,
-        "entry_point": entry_point,
-        "uid": uid,
-        "status_fd": status_fd,
-        "cpu_s": max(1, int(limits.cpu_s + 0.999)),
-        "wall_s": limits.wall_s,
-        "memory_bytes": limits.memory_mb * 1024 * 1024,
-        "disk_mb": limits.disk_mb,
-        "max_processes": limits.max_processes,
-        "site_packages": _site_packages(),
-        # The supervisor runs with -S, so its own sys.prefix is the base interpreter's: pass the
-        # venv's root and bin/ (sys.executable) so a venv under /tmp or a 0700 home stays reachable.
-        "interpreter_roots": [sys.prefix, os.path.dirname(sys.executable)],
-    }
-    # marshal: the supervisor is this same interpreter, and unlike json it costs no imports.
-    return [sys.executable, "-S", "-P", str(supervisor), marshal.dumps(cfg).hex()]
-
-
-@functools.cache
-def _site_packages() -> list[str]:
-    """site-packages of the harness's interpreter (venv-aware), without the ``.pth`` extras.
-
-    Packages installed normally are importable in the sandbox; editable installs and other
-    ``.pth`` path hooks are not, which also keeps the harness itself out of reach.
-    """
-    return [p for p in site.getsitepackages() if os.path.isdir(p)]
 
 
 class _Capture:
@@ -309,81 +122,6 @@ class _Capture:
                 self.overflow.set()
 
 
-def _read_status(fd: int) -> tuple[dict[str, bool], set[str]]:
-    """Parse the status pipe: ``layers name=0|1 ...`` lines, then bare markers (done, memory).
-
-    The first value of each layer key wins: those lines are written by trusted code before the
-    solution is imported, so later forgeries cannot override them.
-    """
-    os.set_blocking(fd, False)
-    data = b""
-    with contextlib.suppress(BlockingIOError, OSError):
-        while len(data) < 1 << 20 and (chunk := os.read(fd, 65536)):
-            data += chunk
-    layers: dict[str, bool] = {}
-    markers: set[str] = set()
-    for line in data.decode("utf-8", "replace").splitlines():
-        head, _, rest = line.partition(" ")
-        if head == "layers":
-            for item in rest.split():
-                key, _, value = item.partition("=")
-                layers.setdefault(key, value == "1")
-        elif head:
-            markers.add(head)
-    return layers, markers
-
-
-def _stragglers(session: int, uid: int | None) -> list[int]:
-    """Live processes in the sandbox session or owned by the sandbox uid (zombies excluded)."""
-    found: list[int] = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if fields[0] == b"Z":
-                continue
-            if int(fields[3]) == session:
-                found.append(int(name))
-            elif uid is not None:
-                with open(f"/proc/{name}/status", "rb") as fh:
-                    for line in fh:
-                        if line.startswith(b"Uid:"):
-                            if int(line.split()[1]) == uid:
-                                found.append(int(name))
-                            break
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
-
-
-async def _sweep(session: int, uid: int | None) -> None:
-    """Fallback for when no PID namespace kills the tree for us; a few passes beat a fork race."""
-    for _ in range(50):
-        victims = _stragglers(session, uid)
-        if not victims:
-            return
-        for pid in victims:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        await asyncio.sleep(0.01)
-
-
-async def _stop(proc: asyncio.subprocess.Process, waiter: asyncio.Future[int]) -> None:
-    """Ask the supervisor to kill its namespace (clean, reaped), then SIGKILL the group."""
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(asyncio.shield(waiter), _GRACE_S)
-    except TimeoutError:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        await waiter
-
-
 async def run_python(
     code: str,
     tests: str,
@@ -398,8 +136,8 @@ async def run_python(
     ``check(solution.<entry_point>)`` is called HumanEval-style. At most ``os.cpu_count()``
     runs execute at once per process. Never raises for anything the code does.
     """
-    async with _slot() as slot:
-        with _sandbox_uid(slot) as uid:
+    async with acquire_slot() as slot:
+        with sandbox_uid(slot) as uid:
             return await _run(code, tests, entry_point, limits, uid)
 
 
@@ -411,7 +149,7 @@ async def _run(
     proc: asyncio.subprocess.Process | None = None
     tasks: list[asyncio.Future[Any]] = []
     try:
-        argv = _prepare(workdir, code, tests, entry_point, limits, uid, status_w)
+        argv = prepare(workdir, code, tests, entry_point, limits, uid, status_w)
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -419,7 +157,7 @@ async def _run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=workdir,
-            env=_child_env(workdir),
+            env=child_env(workdir),
             start_new_session=True,
             pass_fds=(status_w,),
         )
@@ -440,12 +178,12 @@ async def _run(
         reason: str | None = None
         if not waiter.done():
             reason = "output_limit" if capture.overflow.is_set() else "wall_timeout"
-            await _stop(proc, waiter)
+            await stop(proc, waiter)
         duration = time.monotonic() - started
-        layers, markers = _read_status(status_r)
+        layers, markers = read_status(status_r)
         if reason is not None or not layers.get("pid_namespace"):
-            await _sweep(proc.pid, uid if os.geteuid() == 0 else None)
-        await asyncio.wait(pumps, timeout=_GRACE_S)
+            await sweep(proc.pid, uid if os.geteuid() == 0 else None)
+        await asyncio.wait(pumps, timeout=GRACE_S)
         if reason is None and capture.overflow.is_set():
             reason = "output_limit"
         return _result(proc.returncode, reason, markers, bytes(out), bytes(err), duration, limits)
@@ -454,7 +192,7 @@ async def _run(
             task.cancel()
         if proc is not None and proc.returncode is None:  # cancelled: stop it, then reap
             with contextlib.suppress(asyncio.CancelledError):
-                await _stop(proc, asyncio.ensure_future(proc.wait()))
+                await stop(proc, asyncio.ensure_future(proc.wait()))
         for fd in (status_r, status_w):
             if fd >= 0:
                 os.close(fd)
@@ -512,14 +250,14 @@ def isolation_report() -> dict[str, bool]:
     workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX)
     status_r, status_w = os.pipe()
     try:
-        with _sandbox_uid(0) as uid:
-            argv = _prepare(workdir, "", "", None, _DEFAULT_LIMITS, uid, status_w)
+        with sandbox_uid(0) as uid:
+            argv = prepare(workdir, "", "", None, _DEFAULT_LIMITS, uid, status_w)
             subprocess.run(
                 argv,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 cwd=workdir,
-                env=_child_env(workdir),
+                env=child_env(workdir),
                 start_new_session=True,
                 pass_fds=(status_w,),
                 timeout=60,
@@ -527,7 +265,7 @@ def isolation_report() -> dict[str, bool]:
             )
         os.close(status_w)
         status_w = -1
-        layers, markers = _read_status(status_r)
+        layers, markers = read_status(status_r)
     finally:
         for fd in (status_r, status_w):
             if fd >= 0:
