@@ -147,7 +147,7 @@ class DirectTransport:
         headers = self._headers
         extra_headers = body.get("extra_headers")
         if extra_headers:
-            headers = {**headers, **{k: str(v) for k, v in extra_headers.items()}}
+            headers = _with_headers(headers, extra_headers)
         try:
             data = orjson.dumps(json_body(body))
         except TypeError:  # integers beyond 64 bits
@@ -177,6 +177,12 @@ class DirectTransport:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _with_headers(headers: dict[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """`headers` with `extra` on top, names matched case-insensitively (as HTTP does)."""
+    lowered = {k.lower() for k in extra}
+    return {**{k: v for k, v in headers.items() if k.lower() not in lowered}, **extra}
 
 
 def env_proxy(url: str) -> tuple[yarl.URL | None, aiohttp.BasicAuth | None]:

@@ -56,7 +56,14 @@ if TYPE_CHECKING:
     from harness.endpoints import Endpoint
     from harness.golden import Case
 
-__all__ = ["Attempt", "Client", "build_request", "classify_error", "retry_after_from"]
+__all__ = [
+    "Attempt",
+    "Client",
+    "build_request",
+    "classify_error",
+    "endpoint_params",
+    "retry_after_from",
+]
 
 _MESSAGE_LIMIT = 500
 _BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
@@ -87,6 +94,33 @@ _ACCEPTED = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {
 _FROM_CASE = frozenset({"model", "messages", "tools", "timeout"})
 
 
+def endpoint_params(endpoint: Endpoint) -> dict[str, Any]:
+    """The endpoint's `params` without None values, refused (InputError) if `create` would be.
+
+    Run before a run directory is made, so a bad config fails with nothing written.
+    """
+    params = {k: v for k, v in endpoint.params.items() if v is not None}
+    where = f"endpoint {endpoint.name!r}: params"
+    for key in params:
+        if key in _FROM_CASE or key not in _ACCEPTED:
+            why = "comes from the case" if key in _FROM_CASE else "is not a chat.completions field"
+            raise InputError(
+                f"{where}.{key} {why}; server-specific fields go under {where}.extra_body"
+            )
+    for key in ("extra_headers", "extra_query"):
+        value = params.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise InputError(f"{where}.{key} must map names to strings or numbers")
+        params[key] = {str(k): str(v) for k, v in value.items()}
+    if not isinstance(params.get("extra_body", {}), dict):
+        raise InputError(f"{where}.extra_body must be a mapping")
+    return params
+
+
 def build_request(case: Case, endpoint: Endpoint) -> dict[str, Any]:
     """Keyword arguments for `chat.completions.create`: endpoint params under case params.
 
@@ -95,14 +129,7 @@ def build_request(case: Case, endpoint: Endpoint) -> dict[str, Any]:
     keyword arguments. `stream_options` is sent only with `stream: true` (vLLM answers 400 to it
     on a non-streaming request). No key is ever None-valued.
     """
-    params = {k: v for k, v in endpoint.params.items() if v is not None}
-    for key in params:
-        if key in _FROM_CASE or key not in _ACCEPTED:
-            why = "comes from the case" if key in _FROM_CASE else "is not a chat.completions field"
-            raise InputError(
-                f"endpoint {endpoint.name!r}: params.{key} {why}; server-specific fields go under "
-                "params.extra_body"
-            )
+    params = endpoint_params(endpoint)
     case_params = case.params.model_dump(exclude_none=True)
     extra = {
         **(params.pop("extra_body", None) or {}),

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from harness._version import __version__
 from harness.checks import CheckContext, score_output
 from harness.checks.judge import judge_session
-from harness.client import Client, build_request
+from harness.client import Client, build_request, endpoint_params
 from harness.endpoints import Endpoint
 from harness.errors import InputError
 from harness.golden import Case, Suite, load_suite
@@ -259,6 +259,7 @@ def create_run(
     concurrency: int | None = None,
 ) -> tuple[Path, Manifest]:
     """Make the run directory and its first manifest (status "running")."""
+    endpoint_params(endpoint)  # a bad endpoint config fails here, before anything is written
     run_id = _make_run_id(endpoint)
     run_dir = Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / run_id
     if run_dir.exists() and any(run_dir.iterdir()):

@@ -115,6 +115,27 @@ def test_bad_flags_and_config(tmp_path: Path) -> None:
     _assert_input_error(harness("frobnicate"), "invalid choice")
 
 
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ("{top_k: 3}", "params.top_k is not a chat.completions field"),
+        ("{extra_headers: {X-Team: [a]}}", "params.extra_headers must map names to strings"),
+    ],
+)
+def test_bad_endpoint_params_write_no_run_directory(
+    tmp_path: Path, params: str, fragment: str
+) -> None:
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(2))
+    cfg = tmp_path / "h.yaml"
+    cfg.write_text(f"endpoints:\n  a:\n    preset: sim\n    model: m\n    params: {params}\n")
+    out = tmp_path / "run"
+    proc = harness(
+        "run", "--endpoint", "a", "--config", str(cfg), "--suite", suite.path, "--out", str(out)
+    )
+    _assert_input_error(proc, fragment)
+    assert not out.exists()
+
+
 def test_run_report_on_the_in_process_simulator(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(6))
     out = tmp_path / "run"

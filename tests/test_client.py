@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.client import Attempt, Client, build_request, retry_after_from
+from harness.client import Attempt, Client, build_request, endpoint_params, retry_after_from
 from harness.endpoints import Endpoint, Limits
 from harness.errors import InputError
 from harness.golden import case_from_dict
@@ -119,6 +119,29 @@ def test_tools_and_no_none_valued_keys() -> None:
 def test_endpoint_params_the_sdk_would_reject_are_input_errors(key: str) -> None:
     with pytest.raises(InputError, match=rf"params\.{key} .*extra_body"):
         build_request(_case(), _endpoint(params={key: 1}))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"extra_headers": {"X-Team": None}},
+        {"extra_headers": ["X-Team: a"]},
+        {"extra_query": {"a": {"b": 1}}},
+        {"extra_query": {"flag": True}},
+        {"extra_body": ["enable_thinking"]},
+    ],
+)
+def test_malformed_extra_params_are_input_errors(params: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match=r"endpoint 'e': params\.extra_\w+ must"):
+        endpoint_params(_endpoint(params=params))
+
+
+def test_extra_header_and_query_values_are_sent_as_strings() -> None:
+    params = {"extra_headers": {"X-Shard": 3}, "extra_query": {"api-version": 2024}}
+    assert endpoint_params(_endpoint(params=params)) == {
+        "extra_headers": {"X-Shard": "3"},
+        "extra_query": {"api-version": "2024"},
+    }
 
 
 def test_what_reaches_the_server() -> None:
