@@ -15,6 +15,7 @@ from typing import Any
 
 from harness._version import __version__
 from harness.errors import InputError
+from harness.golden import CATEGORIES
 
 EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a golden suite against an endpoint")
     _endpoint_args(p)
     p.add_argument("--suite", default="golden", metavar="PATH")
-    p.add_argument("--category", action="append", default=[], metavar="C")
+    p.add_argument("--category", action="append", default=[], choices=CATEGORIES, metavar="C")
     p.add_argument("--filter", metavar="TEXT", help="case id or tag substring")
     p.add_argument("--repeat", type=int, default=1, metavar="N")
     p.add_argument("--concurrency", type=int, metavar="N")

@@ -62,6 +62,7 @@ __all__ = [
     "build_request",
     "classify_error",
     "endpoint_params",
+    "param_problems",
     "retry_after_from",
 ]
 
@@ -91,7 +92,44 @@ class Attempt:
 # --------------------------------------------------------------------------- the request body
 
 _ACCEPTED = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
-_FROM_CASE = frozenset({"model", "messages", "tools", "timeout"})
+#: Fields of `create` that an endpoint's params must not set, and where each really comes from.
+_NOT_PARAMS = {
+    "model": "set the endpoint's 'model' instead",
+    "messages": "messages come from the case",
+    "tools": "tools come from the case",
+    "timeout": "set limits.timeout_s instead",
+}
+
+
+def param_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """`(key, message)` for every endpoint param that `create` would refuse or crash on.
+
+    Kept apart from `endpoint_params` so that a config file can place each problem on its line.
+    """
+    problems: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if key in _NOT_PARAMS:
+            problems.append((key, f"params.{key} is not an endpoint param: {_NOT_PARAMS[key]}"))
+        elif key in ("extra_headers", "extra_query"):
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
+            ):
+                problems.append((key, f"params.{key} must map names to strings or numbers"))
+        elif key == "extra_body":
+            if not isinstance(value, dict):
+                problems.append((key, "params.extra_body must be a mapping"))
+        elif key not in _ACCEPTED:
+            problems.append(
+                (
+                    key,
+                    f"params.{key} is not a chat.completions field; server-specific fields "
+                    "(DashScope, vLLM) go under params.extra_body, "
+                    f"e.g. extra_body: {{{key}: ...}}",
+                )
+            )
+    return problems
 
 
 def endpoint_params(endpoint: Endpoint) -> dict[str, Any]:
@@ -99,25 +137,13 @@ def endpoint_params(endpoint: Endpoint) -> dict[str, Any]:
 
     Run before a run directory is made, so a bad config fails with nothing written.
     """
+    problems = param_problems(endpoint.params)
+    if problems:
+        raise InputError([f"endpoint {endpoint.name!r}: {message}" for _, message in problems])
     params = {k: v for k, v in endpoint.params.items() if v is not None}
-    where = f"endpoint {endpoint.name!r}: params"
-    for key in params:
-        if key in _FROM_CASE or key not in _ACCEPTED:
-            why = "comes from the case" if key in _FROM_CASE else "is not a chat.completions field"
-            raise InputError(
-                f"{where}.{key} {why}; server-specific fields go under {where}.extra_body"
-            )
     for key in ("extra_headers", "extra_query"):
-        value = params.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict) or not all(
-            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
-        ):
-            raise InputError(f"{where}.{key} must map names to strings or numbers")
-        params[key] = {str(k): str(v) for k, v in value.items()}
-    if not isinstance(params.get("extra_body", {}), dict):
-        raise InputError(f"{where}.extra_body must be a mapping")
+        if key in params:
+            params[key] = {str(k): str(v) for k, v in params[key].items()}
     return params
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness import _yamlpos
+from harness.client import param_problems
 from harness.errors import InputError, Problem, describe_validation_error
 
 
@@ -108,6 +110,22 @@ class Endpoint(BaseModel):
     """How requests are sent: posted by the harness with the openai SDK's URL and headers
     (`direct`, a quarter of the client CPU per request), or through the SDK's `create` (`sdk`)."""
 
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        # Caught here, not at the first request: a URL without a scheme would otherwise become
+        # one `connection` error record per case, and a run that "completed".
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"must be an absolute http(s) URL such as http://127.0.0.1:8000/v1, got {value!r}"
+            )
+        return value
+
     def api_key(self) -> str:
         """The key from the environment; servers without auth get a placeholder."""
         if self.api_key_env:
@@ -154,7 +172,12 @@ def from_preset(name: str, preset: str | None, **fields: Any) -> Endpoint:
     data["preset"] = preset
     if "model" not in data:
         raise InputError(f"endpoint {name!r}: 'model' is required")
-    return Endpoint.model_validate(data)
+    try:
+        return Endpoint.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(
+            [f"endpoint {name!r}: {describe_validation_error(err)}" for err in exc.errors()]
+        ) from None
 
 
 def _read_config(p: Path) -> yaml.Node | None:
@@ -219,14 +242,23 @@ def load_config(path: str | Path) -> dict[str, Endpoint]:
             )
             continue
         merged = {**base, **settings, "name": str(ep_name), "preset": preset}
+        found = len(problems)
+        params = merged.get("params")
+        for key, msg in param_problems(params) if isinstance(params, dict) else ():
+            ln = _yamlpos.line_of(root, ("endpoints", ep_name, "params", key))
+            problems.append(Problem(name, ln, f"endpoint {ep_name!r}: {msg}"))
         try:
-            out[str(ep_name)] = Endpoint.model_validate(merged)
+            endpoint = Endpoint.model_validate(merged)
         except ValidationError as exc:
             for err in exc.errors():
                 ln = _yamlpos.line_of(root, ("endpoints", ep_name, *err["loc"]))
                 msg = describe_validation_error(err)
                 problems.append(Problem(name, ln, f"endpoint {ep_name!r}: {msg}"))
+            continue
+        if len(problems) == found:
+            out[str(ep_name)] = endpoint
     if problems:
+        problems.sort(key=lambda p: p.line)
         raise InputError(problems)
     return out
 

@@ -8,7 +8,7 @@ a suite at once instead of stopping at the first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,12 +45,12 @@ def describe_validation_error(err: Mapping[str, Any]) -> str:
 class InputError(Exception):
     """Bad user input; the CLI prints each problem on one line and exits 2."""
 
-    def __init__(self, problems: list[Problem] | Problem | str) -> None:
-        if isinstance(problems, str):
-            problems = [Problem("<input>", 0, problems)] if problems else []
-        elif isinstance(problems, Problem):
-            problems = [problems]
-        self.problems: list[Problem] = problems
+    def __init__(self, problems: Sequence[Problem | str] | Problem | str) -> None:
+        if isinstance(problems, str | Problem):
+            problems = [problems] if problems else []
+        self.problems: list[Problem] = [
+            Problem("<input>", 0, p) if isinstance(p, str) else p for p in problems
+        ]
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:

@@ -308,7 +308,7 @@ async def run_suite(
     selection = Selection(tuple(categories), filter_text, shard)
     chosen = selection.apply(suite)
     if not chosen.cases:
-        raise InputError(f"no cases selected from {suite.path} ({selection.to_dict()})")
+        raise InputError(f"{suite.path}: no case matches the selection ({selection.describe()})")
     run_dir, manifest = create_run(
         chosen,
         endpoint,

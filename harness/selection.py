@@ -37,6 +37,17 @@ class Selection:
         ]
         return Suite(path=sub.path, cases=keep)
 
+    def describe(self) -> str:
+        """For messages: `category rag, filter 'refund', shard 2/4`, or `all cases`."""
+        parts = []
+        if self.categories:
+            parts.append(f"category {', '.join(self.categories)}")
+        if self.filter_text is not None:
+            parts.append(f"filter {self.filter_text!r}")
+        if self.shard is not None:
+            parts.append(f"shard {self.shard[0]}/{self.shard[1]}")
+        return "; ".join(parts) or "all cases"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "categories": list(self.categories),

@@ -136,6 +136,21 @@ def test_bad_endpoint_params_write_no_run_directory(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--base-url", "notaurl", "--model", "m"], "base_url: must be an absolute http(s) URL"),
+        (["--endpoint", "sim", "--category", "chatt"], "argument --category: invalid choice"),
+    ],
+)
+def test_bad_run_flags_write_nothing(tmp_path: Path, flags: list[str], fragment: str) -> None:
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(2))
+    out = tmp_path / "run"
+    proc = harness("run", *flags, "--suite", suite.path, "--out", str(out))
+    _assert_input_error(proc, fragment)
+    assert not out.exists()
+
+
 def test_run_report_on_the_in_process_simulator(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(6))
     out = tmp_path / "run"

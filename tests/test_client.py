@@ -115,9 +115,17 @@ def test_tools_and_no_none_valued_keys() -> None:
     assert _nones(body) == []
 
 
-@pytest.mark.parametrize("key", ["top_k", "model", "messages"])
-def test_endpoint_params_the_sdk_would_reject_are_input_errors(key: str) -> None:
-    with pytest.raises(InputError, match=rf"params\.{key} .*extra_body"):
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("top_k", r"is not a chat\.completions field; .* go under params\.extra_body"),
+        ("model", r"is not an endpoint param: set the endpoint's 'model' instead"),
+        ("messages", r"is not an endpoint param: messages come from the case"),
+        ("timeout", r"is not an endpoint param: set limits\.timeout_s instead"),
+    ],
+)
+def test_endpoint_params_the_sdk_would_reject_are_input_errors(key: str, hint: str) -> None:
+    with pytest.raises(InputError, match=rf"endpoint 'e': params\.{key} {hint}"):
         build_request(_case(), _endpoint(params={key: 1}))
 
 

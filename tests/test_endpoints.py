@@ -54,6 +54,55 @@ def test_config_errors_have_lines(tmp_path: Path) -> None:
     assert all("sk-secret" not in line for line in lines)
 
 
+def test_config_params_and_base_url_problems_have_lines_all_at_once(tmp_path: Path) -> None:
+    """Params the request cannot carry are placed on their own line, beside other problems."""
+    cfg = tmp_path / "h.yaml"
+    cfg.write_text(
+        "endpoints:\n"
+        "  local:\n"
+        "    preset: vllm\n"
+        "    base_url: localhost:8000/v1\n"
+        "    model: m\n"
+        "    params:\n"
+        "      temperature: 0\n"
+        "      enable_thinking: false\n"
+        "      model: other\n"
+        "  fine:\n    preset: vllm\n    model: m\n    params: {extra_body: {top_k: 20}}\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_config(cfg)
+    assert info.value.lines() == [
+        f"{cfg}:4: endpoint 'local': base_url: must be an absolute http(s) URL such as "
+        "http://127.0.0.1:8000/v1, got 'localhost:8000/v1'",
+        f"{cfg}:8: endpoint 'local': params.enable_thinking is not a chat.completions field; "
+        "server-specific fields (DashScope, vLLM) go under params.extra_body, "
+        "e.g. extra_body: {enable_thinking: ...}",
+        f"{cfg}:9: endpoint 'local': params.model is not an endpoint param: "
+        "set the endpoint's 'model' instead",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url", ["notaurl", "localhost:8000/v1", "ftp://h/v1", "http:///v1", "http://h:abc/v1", ""]
+)
+def test_base_url_must_be_absolute_http(url: str) -> None:
+    with pytest.raises(InputError, match=r"endpoint 'adhoc': base_url: must be an absolute http"):
+        resolve_endpoint(base_url=url or " ", model="m")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1",
+        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        "http://[::1]:8080/v1",
+        "http://gpu-box/v1/",
+    ],
+)
+def test_base_url_accepts_real_endpoints(url: str) -> None:
+    assert resolve_endpoint(base_url=url, model="m").base_url == url
+
+
 def test_key_comes_from_env_and_is_not_dumped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test-very-secret")
     ep = resolve_endpoint(name="dashscope-intl", model="qwen3.5-plus")

@@ -77,7 +77,7 @@ def test_selection_and_shards_cover_the_suite_once(
     assert len(load_records(res.path)) == 10
     with pytest.raises(InputError, match="I/N"):
         parse_shard("4/3")
-    with pytest.raises(InputError, match="no cases selected"):
+    with pytest.raises(InputError, match=r"no case matches the selection \(category rag\)"):
         asyncio.run(
             run_suite(
                 small_suite,
