@@ -17,13 +17,12 @@ The servers we target disagree on details that decide whether a record is right 
 
 A non-streamed body goes through the same `feed`, its `message` taking the place of a delta, so
 both paths assemble identically. Nothing here builds a pydantic model per chunk: `result()`
-builds the record's models once. `classify_error` says what a server's error object or status
-means for the record (the transport-level failures are judged in `harness.client`).
+builds the record's models once. What an error object means for the record is
+`harness._classify`'s to say.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 import orjson
 
 from harness._sse import DONE, parse_event
-from harness.records import ErrorInfo, ErrorType, FinishReason, Output, ToolCall, Usage
+from harness.records import FinishReason, Output, ToolCall, Usage
 
 #: Server finish reasons mapped into the record's vocabulary. Synonyms only: a server that says
 #: `stop` after a tool call is recorded as `stop` (DESIGN: never inferred).
@@ -143,7 +142,7 @@ class Assembler:
     def feed(self, chunk: Any) -> bool:
         self.chunks += 1
         if type(chunk) is not dict:
-            self.problem = f"chunk {self.chunks} is not a JSON object: {_excerpt(chunk)}"
+            self.problem = f"chunk {self.chunks} is not a JSON object: {excerpt(chunk)}"
             return False
         error = chunk.get("error")
         if error:
@@ -207,7 +206,7 @@ class Assembler:
             self.error = chunk
             return False
         if "usage" not in chunk:
-            self.problem = f"chunk {self.chunks} has no 'choices': {_excerpt(chunk)}"
+            self.problem = f"chunk {self.chunks} has no 'choices': {excerpt(chunk)}"
             return False
         return True
 
@@ -317,91 +316,7 @@ def _parsed(arguments: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _excerpt(value: Any, limit: int = 200) -> str:
+def excerpt(value: Any, limit: int = 200) -> str:
+    """A bounded, printable piece of what a server sent, for an error message."""
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-# --------------------------------------------------------------------------- errors
-
-_QUOTA_CODES = frozenset(
-    {
-        "insufficientquota",
-        "arrearage",
-        "allocationquotafreetieronly",
-        "billinghardlimitreached",
-        "billingnotactive",
-    }
-)
-_MODERATION_CODES = frozenset(
-    {"datainspectionfailed", "contentfilter", "contentpolicyviolation", "contentfiltered"}
-)
-_RATE_CODES = frozenset({"limitrequests", "ratelimitexceeded", "ratelimiterror", "toomanyrequests"})
-
-
-def _norm(value: Any) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(value).lower()) if value is not None else ""
-
-
-def classify_error(status: int | None, error: Any, *, auth_hint: str = "") -> ErrorInfo:
-    """The record's error for an HTTP status and/or a server error object.
-
-    `error` is what the server sent: `{"error": {...}}`, the inner object, a native-style
-    `{code, message}`, or text. Billing and moderation codes decide before the status (DashScope
-    sends `Arrearage` and `DataInspectionFailed` as 400s, free-tier exhaustion as a 429, and
-    moderation as an error object inside a 200 stream); then the status; for an error inside a
-    200 body, an integer `code` (vLLM puts the HTTP status there) or a throttling code.
-    """
-    if isinstance(error, dict) and isinstance(error.get("error"), dict | str):
-        error = error["error"]
-    code: Any = None
-    kind: Any = None
-    if isinstance(error, dict):
-        code, kind = error.get("code"), error.get("type")
-        message = str(error.get("message") or "")
-    else:
-        message = str(error or "")
-    names = {_norm(code), _norm(kind)}
-    effective = status if status not in (None, 200) else _status_in(code)
-    error_type: ErrorType
-    if names & _QUOTA_CODES:
-        error_type = "quota"
-    elif names & _MODERATION_CODES:
-        error_type = "content_filter"
-    elif effective is not None:
-        error_type = _status_type(effective)
-    elif names & _RATE_CODES or any(n.startswith("throttling") for n in names):
-        error_type = "rate_limit"
-    else:
-        error_type = "server"
-    if not message:
-        where = f"HTTP {status}" if status not in (None, 200) else "error inside the response"
-        message = f"{where}: {_excerpt(orjson.dumps(error))}" if error else where
-    if error_type == "auth" and auth_hint:
-        message = f"{message} ({auth_hint})"
-    return ErrorInfo(
-        type=error_type,
-        status_code=status,
-        code=None if code is None else str(code),
-        message=message,
-    )
-
-
-def _status_in(code: Any) -> int | None:
-    if type(code) is int and 400 <= code <= 599:
-        return code
-    return None
-
-
-def _status_type(status: int) -> ErrorType:
-    if status == 429:
-        return "rate_limit"
-    if status in (401, 403):
-        return "auth"
-    if status == 408:
-        return "timeout"
-    if 400 <= status < 500:
-        return "bad_request"
-    if status >= 500:
-        return "server"
-    return "protocol"

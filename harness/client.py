@@ -40,7 +40,8 @@ import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 from openai.resources.chat.completions import AsyncCompletions
 
-from harness._assemble import Assembled, classify_error, map_finish_reason
+from harness._assemble import Assembled, map_finish_reason
+from harness._classify import classify_error
 from harness._transports import (
     Call,
     DirectTransport,

@@ -10,7 +10,8 @@ independently of the profile and counted in `SimServer.stats`.
 from harness.sim._config import SimConfig, SimStats
 from harness.sim._faults import FAULT_KINDS, parse_faults
 from harness.sim._profiles import PROFILES, REGRESSION_KINDS, degraded_cases
-from harness.sim._server import SimServer, serve
+from harness.sim._serve import serve
+from harness.sim._server import SimServer
 from harness.sim._wire import SYSTEM_FINGERPRINT
 
 __all__ = [
