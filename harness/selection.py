@@ -38,7 +38,7 @@ class Selection:
         return Suite(path=sub.path, cases=keep)
 
     def describe(self) -> str:
-        """For messages: `category rag, filter 'refund', shard 2/4`, or `all cases`."""
+        """For messages: `category rag; filter 'refund'; shard 2/4`, or `all cases`."""
         parts = []
         if self.categories:
             parts.append(f"category {', '.join(self.categories)}")
