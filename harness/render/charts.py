@@ -103,7 +103,8 @@ def compare_chart(
         ax.set_yticks(y, list(names))
         ax.set_xlim(0, 100)
         ax.set_xlabel("pass rate % (95% Wilson interval)")
-        ax.legend(loc="lower right", frameon=False)
+        # Above the axes: inside them it covers the last category's bars, whatever its rates.
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False)
         return _data_uri(fig)
 
 
