@@ -2,9 +2,10 @@
 
 The client builds its messages with `harness.prompt.render_messages`, and so does this index, so
 the two agree byte for byte on role and content. Cases that send identical messages (the same
-prompt with thinking on and off, or under two token limits) are told apart by the request's
-answer-shaping parameters. A request whose messages were altered on the way (a proxy adding a
-system prompt) still finds its case by the text of its last user message.
+prompt with thinking on and off, under two token limits, or with two versions of a tool or
+output schema) are told apart by the request's answer-shaping parameters. A request whose
+messages were altered on the way (a proxy adding a system prompt) still finds its case by the
+text of its last user message.
 """
 
 from __future__ import annotations
@@ -83,12 +84,23 @@ def prompt_tokens(messages: list[dict[str, Any]], tools: Any) -> int:
     return n
 
 
+def _canonical(value: Any) -> bytes:
+    """One byte string per JSON value, whatever its key order (None for an absent value)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
 @dataclass(frozen=True)
 class _Shape:
     max_tokens: int | None
     thinking: bool | None
     tools: tuple[str, ...]
+    """Tool names: a request whose schemas were rewritten on the way still matches by name."""
+    tool_defs: bytes
+    """The whole tool definitions: two versions of one tool's schema are two cases."""
+    tool_choice: bytes
     response_format: str | None
+    response_schema: bytes
+    """The whole response_format: `json_schema` with two different schemas are two cases."""
 
 
 def _shape_of(params: dict[str, Any], tools: Any) -> _Shape:
@@ -106,13 +118,18 @@ def _shape_of(params: dict[str, Any], tools: Any) -> _Shape:
         max_tokens=max_tokens,
         thinking=request_thinking(params),
         tools=tuple(names),
+        tool_defs=_canonical(tools or None),
+        tool_choice=_canonical(params.get("tool_choice")),
         response_format=str(rf.get("type")) if isinstance(rf, dict) else None,
+        response_schema=_canonical(rf),
     )
 
 
 def case_shape(case: Case) -> _Shape:
     params = case.params.model_dump(exclude_none=True)
     params.update(params.pop("extra_body", None) or {})
+    if case.tool_choice is not None:
+        params["tool_choice"] = case.tool_choice
     tools = [t.model_dump(exclude_none=True) for t in case.tools or []]
     return _shape_of(params, tools)
 
@@ -155,5 +172,8 @@ class CaseIndex:
             (have.max_tokens == want.max_tokens)
             + (bool(have.thinking) == bool(want.thinking)) * 2
             + (have.tools == want.tools)
+            + (have.tool_defs == want.tool_defs)
+            + (have.tool_choice == want.tool_choice)
             + (have.response_format == want.response_format)
+            + (have.response_schema == want.response_schema)
         )

@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -250,6 +251,80 @@ def test_enable_thinking_gives_reasoning(client: OpenAI) -> None:
     assert (content, reasoning) == ("With thinking: 30 days.", "The policy says 30.")
     other = _send(client, CASES["chat-refund-0"]).choices[0].message.content
     assert "thinking" not in (other or "")
+
+
+def test_cases_differing_only_in_a_tool_or_output_schema_get_their_own_answers(
+    tmp_path: Path,
+) -> None:
+    """Same messages, same tool names: the tool definition or response_format tells them apart.
+
+    A golden set that tests a schema change (a new enum value, a required field) holds such
+    pairs; answering both with one reference would fail a case the model never saw.
+    """
+    import copy
+
+    from harness.endpoints import Endpoint, Limits
+    from harness.runner import run_suite
+    from harness.store import load_records
+
+    kelvin: dict[str, Any] = copy.deepcopy(WEATHER_TOOL)
+    kelvin["function"]["parameters"]["properties"]["unit"]["enum"] = ["kelvin"]
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+    def tool_case(cid: str, tool: dict[str, Any], unit: str) -> dict[str, Any]:
+        call = {"name": "get_weather", "arguments": {"city": "Paris", "unit": unit}}
+        return {
+            "id": cid,
+            "category": "tool_use",
+            "messages": ask,
+            "tools": [tool],
+            "reference": {"tool_calls": [call]},
+            "checks": [
+                {
+                    "type": "tool_call",
+                    "calls": [
+                        {"name": "get_weather", "arguments": {"city": ["Paris"], "unit": [unit]}}
+                    ],
+                }
+            ],
+        }
+
+    def schema_case(cid: str, field: str) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {field: {"type": "string"}}, "required": [field]}
+        return {
+            "id": cid,
+            "category": "extraction",
+            "messages": [{"role": "user", "content": "Extract the order reference: AB-12."}],
+            "params": {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "order", "schema": schema},
+                }
+            },
+            "reference": {"content": json.dumps({field: "AB-12"})},
+            "checks": [{"type": "json_schema", "schema": schema}],
+        }
+
+    suite = _suite(
+        [
+            tool_case("weather-celsius", WEATHER_TOOL, "celsius"),
+            tool_case("weather-kelvin", kelvin, "kelvin"),
+            schema_case("order-ref", "ref"),
+            schema_case("order-reference", "reference"),
+        ]
+    )
+    with SimServer(suite) as sim:
+        endpoint = Endpoint(
+            name="sim", base_url=sim.base_url, model="sim-reference", limits=Limits(concurrency=2)
+        )
+        for stream in (True, False):
+            ep = endpoint.model_copy(update={"stream": stream})
+            out = tmp_path / f"run-{stream}"
+            asyncio.run(run_suite(suite, ep, out_dir=out, progress=False, repeats=2))
+            records = load_records(out)
+            assert len(records) == 8
+            failed = [(r.case_id, r.output.model_dump()) for r in records if not r.passed]
+            assert failed == []
 
 
 def test_unknown_request_gets_a_generic_simulator_answer(client: OpenAI) -> None:
