@@ -151,6 +151,20 @@ def test_bad_run_flags_write_nothing(tmp_path: Path, flags: list[str], fragment:
     assert not out.exists()
 
 
+def test_sim_on_an_unusable_port_exits_2(tmp_path: Path) -> None:
+    import socket
+
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(1))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        _assert_input_error(
+            harness("sim", "--suite", suite.path, "--port", port), "address already in use"
+        )
+    _assert_input_error(harness("sim", "--suite", suite.path, "--port", "99999"), "0 and 65535")
+
+
 def test_run_report_on_the_in_process_simulator(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(6))
     out = tmp_path / "run"

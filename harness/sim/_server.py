@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
 import time
 from types import TracebackType
@@ -70,6 +71,8 @@ class SimServer:
             raise InputError("degraded fraction must be between 0 and 1")
         if min(config.latency_s, config.token_latency_s, config.retry_after_s, config.hang_s) < 0:
             raise InputError("simulator latencies and delays must not be negative")
+        if not 0 <= port <= 65535:
+            raise InputError(f"simulator port must be between 0 and 65535, got {port}")
         self.suite = suite
         self.host = host
         self.port = port
@@ -119,7 +122,14 @@ class SimServer:
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=1024)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken, or the host is not an address of this machine
+            await runner.cleanup()
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise InputError(
+                f"simulator: cannot listen on {self.host}:{self.port}: {reason.lower()}"
+            ) from None
         self._runner = runner
         host, port = runner.addresses[0][:2]
         self.port = int(port)

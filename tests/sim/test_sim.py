@@ -641,6 +641,19 @@ print("stopped in", round(time.perf_counter() - t0, 2))
     assert float(proc.stdout.split()[-1]) < 2.5
 
 
+def test_a_port_that_cannot_be_used_is_an_input_error() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InputError, match=rf"cannot listen on 127\.0\.0\.1:{port}: .*in use"):
+            SimServer(SUITE, port=port).start_background()
+    with pytest.raises(InputError, match="port must be between 0 and 65535, got 70000"):
+        SimServer(SUITE, port=70000)
+
+
 def test_serve_prints_its_url_and_stops_on_sigterm() -> None:
     script = (
         "from harness.sim import serve, SimConfig\n"
