@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from harness._version import __version__
@@ -29,13 +30,20 @@ from harness.checks import CheckContext, score_output
 from harness.checks.judge import judge_session
 from harness.client import Client, build_request, endpoint_params
 from harness.endpoints import Endpoint
-from harness.errors import InputError
+from harness.errors import InputError, Problem, describe_validation_error
 from harness.golden import Case, Suite, load_suite
 from harness.ratelimit import RateLimits, rate_limits
 from harness.records import Manifest, Record, SuiteInfo
 from harness.retry import complete_with_retries
 from harness.selection import Selection, parse_shard
-from harness.store import ResultsWriter, is_run_dir, load_manifest, load_records, write_manifest
+from harness.store import (
+    MANIFEST,
+    ResultsWriter,
+    is_run_dir,
+    load_manifest,
+    load_records,
+    write_manifest,
+)
 
 DEFAULT_RUNS_DIR = Path("reports") / "runs"
 
@@ -262,11 +270,16 @@ def create_run(
     endpoint_params(endpoint)  # a bad endpoint config fails here, before anything is written
     run_id = _make_run_id(endpoint)
     run_dir = Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / run_id
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"{run_dir}: output path exists and is not a directory")
     if run_dir.exists() and any(run_dir.iterdir()):
         raise InputError(
             f"{run_dir}: output directory exists and is not empty (use --resume to continue a run)"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent that is a file, or no permission
+        raise InputError(f"{run_dir}: cannot create the run directory: {exc.strerror}") from None
     manifest = Manifest(
         run_id=run_id,
         harness_version=__version__,
@@ -348,7 +361,15 @@ async def resume_run(
     if not is_run_dir(path):
         raise InputError(f"{path}: not a run directory (no manifest.json)")
     manifest = load_manifest(path)
-    endpoint = Endpoint.model_validate(manifest.endpoint)
+    try:
+        endpoint = Endpoint.model_validate(manifest.endpoint)
+    except ValidationError as exc:  # a manifest edited by hand, or written before a check
+        raise InputError(
+            [
+                Problem(str(path / MANIFEST), 1, f"endpoint: {describe_validation_error(err)}")
+                for err in exc.errors()
+            ]
+        ) from None
     if suite is None:
         suite = load_suite(manifest.suite.path)
     selection = Selection.from_dict(manifest.selection)

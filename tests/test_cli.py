@@ -151,6 +151,35 @@ def test_bad_run_flags_write_nothing(tmp_path: Path, flags: list[str], fragment:
     assert not out.exists()
 
 
+def test_out_that_is_a_file_and_a_resume_of_a_bad_manifest_exit_2(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(2))
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out, fragment in [
+        (afile, "output path exists and is not a directory"),
+        (afile / "run", "cannot create the run directory"),
+    ]:
+        proc = harness("run", "--endpoint", "sim", "--suite", suite.path, "--out", str(out))
+        _assert_input_error(proc, f"{out}: {fragment}")
+    assert afile.read_text() == "keep me"
+
+    out = tmp_path / "run"
+    proc = harness(
+        "run", "--endpoint", "sim", "--suite", suite.path, "--out", str(out), "--no-progress"
+    )
+    assert proc.returncode == 0, proc.stderr
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    manifest["endpoint"]["base_url"] = "localhost:8000/v1"  # edited by hand
+    (out / "manifest.json").write_bytes(orjson.dumps(manifest))
+    before = (out / RESULTS).read_bytes()
+    _assert_input_error(
+        harness("run", "--resume", str(out), "--retry-errors"),
+        f"{out / 'manifest.json'}:1: endpoint: base_url: must be an absolute http(s) URL",
+    )
+    assert (out / RESULTS).read_bytes() == before
+    assert orjson.loads((out / "manifest.json").read_bytes()) == manifest
+
+
 def test_sim_on_an_unusable_port_exits_2(tmp_path: Path) -> None:
     import socket
 
