@@ -74,6 +74,8 @@ class EvalSession:
     is_worker: bool = False
     selected: list[pytest.Item] = field(default_factory=list)
     gate_verdict: str | None = None
+    usage_error: str | None = None
+    """A bad golden file or option met during collection, raised once collection is over."""
 
     # -- setup ----------------------------------------------------------------
 

@@ -83,10 +83,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if FIXTURE not in metafunc.fixturenames:
         return
     state = metafunc.config.stash[_STATE_KEY]
-    suite = state.load()
     repeats = metafunc.config.getoption("harness_repeat")
-    if repeats < 1:
-        raise pytest.UsageError("--repeat must be at least 1")
+    try:
+        suite = state.load()
+        if repeats < 1:
+            raise pytest.UsageError("--repeat must be at least 1")
+    except pytest.UsageError as exc:
+        # Raised inside a collector, pytest would report a collection error with its own
+        # traceback; a bad golden file or option is the user's input, so it is raised once
+        # collection is over (pytest_collection_modifyitems), where it is a usage error.
+        state.usage_error = str(exc)
+        metafunc.parametrize(FIXTURE, [], indirect=True)
+        return
     names = {c.category for c in suite} | {t for c in suite for t in c.tags}
     for name in sorted(names):
         metafunc.config.addinivalue_line(
@@ -109,7 +117,10 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Remember which golden items survived -m / -k; they are the ones to call."""
-    config.stash[_STATE_KEY].selected = [it for it in items if _is_golden(it)]
+    state = config.stash[_STATE_KEY]
+    if state.usage_error is not None:
+        raise pytest.UsageError(state.usage_error)
+    state.selected = [it for it in items if _is_golden(it)]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -48,6 +48,31 @@ def _records(run_dir: Path) -> list[dict[str, object]]:
     return [orjson.loads(x) for x in (run_dir / RESULTS).read_bytes().splitlines()]
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--golden", "{tmp}/missing"], "ERROR: {tmp}/missing: no such file or directory"),
+        (["--golden", "{tmp}/bad.yaml"], "ERROR: {tmp}/bad.yaml:2: unknown category 'chatt'"),
+        (["--repeat", "0"], "ERROR: --repeat must be at least 1"),
+        (["--base-url", "notaurl", "--model", "m"], "base_url: must be an absolute http(s) URL"),
+    ],
+)
+def test_bad_golden_input_is_a_usage_error_without_traceback(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "- id: a\n  category: chatt\n  messages: [{role: user, content: hi}]\n"
+    )
+    run = tmp_path / "run"
+    args = [f.replace("{tmp}", str(tmp_path)) for f in flags]
+    proc = pytest_evals(*args, "--run-dir", str(run))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, out[-3000:]
+    assert message.replace("{tmp}", str(tmp_path)) in out
+    assert "Traceback" not in out and "_pytest" not in out and "error during collection" not in out
+    assert not run.exists()
+
+
 def test_reference_profile_every_case_passes(golden: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     proc = pytest_evals("--golden", str(golden), "--run-dir", str(run), "--repeat", "2")
