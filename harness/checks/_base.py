@@ -207,7 +207,10 @@ async def run_check(bound: BoundCheck, ctx: CheckContext) -> CheckResult:
             result = await result
     except Exception as exc:  # a check bug must not kill a run; it shows as an error verdict
         return CheckResult(False, 0.0, f"check raised {type(exc).__name__}: {exc}", error=True)
-    assert isinstance(result, CheckResult)
+    if not isinstance(result, CheckResult):  # e.g. a plugin check that returns a bare bool
+        return CheckResult(
+            False, 0.0, f"check returned {type(result).__name__}, not a CheckResult", error=True
+        )
     if bound.negate and not result.error:
         return CheckResult(
             passed=not result.passed,

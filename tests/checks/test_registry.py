@@ -1,0 +1,73 @@
+"""Checks from outside the package (entry points) go through the same guard as the built-ins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checks import CheckContext
+from harness.checks._base import _REGISTRY, register
+from harness.endpoints import Endpoint, Limits
+from harness.golden import Suite, case_from_dict
+from harness.runner import run_suite
+from harness.sim import SimServer
+from harness.store import load_records
+
+
+@pytest.fixture
+def misbehaving_checks() -> Iterator[None]:
+    """Two plugin checks with the bugs plugin authors make; unregistered afterwards."""
+
+    @dataclass
+    class Raises:
+        def __call__(self, ctx: CheckContext) -> Any:
+            raise KeyError("usage")
+
+    @dataclass
+    class ReturnsBool:
+        def __call__(self, ctx: CheckContext) -> Any:
+            return True
+
+    register("test_raises")(Raises)
+    register("test_returns_bool")(ReturnsBool)
+    try:
+        yield
+    finally:
+        _REGISTRY.pop("test_raises", None)
+        _REGISTRY.pop("test_returns_bool", None)
+
+
+def test_a_check_that_raises_or_returns_a_bool_is_an_error_verdict_not_a_crash(
+    misbehaving_checks: None, tmp_path: Path
+) -> None:
+    cases = [
+        {
+            "id": f"c{i}",
+            "category": "chat",
+            "messages": [{"role": "user", "content": f"Say hello {i}"}],
+            "reference": {"content": f"hello {i}"},
+            "checks": [
+                {"type": "contains", "value": f"hello {i}"},
+                {"type": name, "negate": True},
+            ],
+        }
+        for i, name in enumerate(["test_raises", "test_returns_bool", "test_raises"])
+    ]
+    suite = Suite(path="<test>", cases=[case_from_dict(c) for c in cases])
+    with SimServer(suite) as sim:
+        ep = Endpoint(name="sim", base_url=sim.base_url, model="sim", limits=Limits(concurrency=3))
+        asyncio.run(run_suite(suite, ep, out_dir=tmp_path / "run", progress=False))
+    records = sorted(load_records(tmp_path / "run"), key=lambda r: r.case_id)
+    assert [r.case_id for r in records] == ["c0", "c1", "c2"]
+    for rec in records:
+        assert rec.status == "ok" and rec.passed is False
+        contains, bad = rec.checks
+        assert contains.passed is True
+        assert bad.passed is False and bad.error  # negate cannot turn a broken check into a pass
+    assert records[0].checks[1].detail == "check raised KeyError: 'usage'"
+    assert records[1].checks[1].detail == "check returned bool, not a CheckResult"
