@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from harness._sse import DONE, parse_event
+from harness._sse import DONE, loads, parse_event
 from harness.records import FinishReason, Output, ToolCall, Usage
 
 #: Server finish reasons mapped into the record's vocabulary. Synonyms only: a server that says
@@ -188,7 +188,7 @@ class Assembler:
     def feed_body(self, content: bytes) -> None:
         """Feed a whole non-streamed body: its `message` is assembled like one big delta."""
         try:
-            value = orjson.loads(content)
+            value = loads(content)
         except orjson.JSONDecodeError:
             self.problem = f"the response body is not JSON: {content[:200]!r}"
             return

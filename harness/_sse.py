@@ -10,11 +10,44 @@ keep-alives) is skipped: a chat-completions stream carries everything in `data:`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
 DONE = b"[DONE]"
+
+
+def loads(raw: bytes) -> Any:
+    """JSON from a server; raises orjson.JSONDecodeError.
+
+    orjson refuses a lone UTF-16 surrogate escape (`"\\ud83d"`), which JSON's grammar allows
+    and which gateways produce when they cut a string between the two halves of an emoji. Such
+    a body is still the server's answer: it is read with the stdlib parser and every lone
+    surrogate becomes U+FFFD, so no unencodable string reaches a record (a pair split across two
+    chunks becomes two U+FFFD). Anything else orjson refuses stays an error.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise exc from None
+        return _replace_lone_surrogates(value)
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 class SSEDecoder:
@@ -68,8 +101,8 @@ def parse_event(data: list[bytes]) -> object:
     """
     if len(data) == 1:
         line = data[0]
-        return DONE if line == DONE else orjson.loads(line)
+        return DONE if line == DONE else loads(line)
     try:
-        return orjson.loads(b"\n".join(data))
+        return loads(b"\n".join(data))
     except orjson.JSONDecodeError:
-        return [DONE if line == DONE else orjson.loads(line) for line in data if line]
+        return [DONE if line == DONE else loads(line) for line in data if line]

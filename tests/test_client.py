@@ -6,6 +6,7 @@ import asyncio
 import socket
 from typing import Any
 
+import orjson
 import pytest
 
 from harness.client import Attempt, Client, build_request, endpoint_params, retry_after_from
@@ -449,3 +450,62 @@ def test_retry_after_headers() -> None:
     assert retry_after_from({}) is None
     a = one(Reply(status=503, json={}, headers={"Retry-After": "7"}))
     assert a.retry_after_s == 7.0
+
+
+def test_a_lone_surrogate_escape_is_an_answer_not_a_malformed_chunk() -> None:
+    """Gateways that cut strings between UTF-16 halves send `\\ud83d` alone: valid JSON grammar.
+
+    orjson refuses it; the answer is kept with U+FFFD in its place, and the record still
+    serialises (a lone surrogate would make every later write of it fail).
+    """
+    head = b'data: {"choices": [{"index": 0, "delta": {"content": "ok \\ud83d then \\ud83d\\ude00"}}]}\n\n'
+    call = (
+        b'data: {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", '
+        b'"function": {"name": "say\\udc00", "arguments": {"text": "hi \\ud83d"}}}]}}]}\n\n'
+    )
+    tail = b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}\n\n'
+    body = (
+        b'{"choices": [{"index": 0, "message": {"content": "plain \\udc00"}, '
+        b'"finish_reason": "stop"}]}'
+    )
+    replies = [
+        Reply(sse=[head, call, tail, "[DONE]"]),
+        Reply(body=body, headers={"Content-Type": "application/json"}),
+    ]
+
+    async def go() -> list[Attempt]:
+        async with WireServer(replies) as server:
+            out = []
+            for stream in (True, False):
+                async with Client(server.endpoint(stream=stream)) as client:
+                    out.append(
+                        await client.complete(
+                            build_request(_case(), server.endpoint(stream=stream))
+                        )
+                    )
+            return out
+
+    streamed, plain = asyncio.run(go())
+    assert streamed.error is None and plain.error is None
+    assert streamed.output.content == "ok \ufffd then \U0001f600"
+    (tool,) = streamed.output.tool_calls
+    assert tool.name == "say\ufffd" and tool.parsed == {"text": "hi \ufffd"}
+    assert streamed.finish_reason == "tool_calls"
+    assert plain.output.content == "plain \ufffd" and plain.finish_reason == "stop"
+    for attempt in (streamed, plain):
+        orjson.dumps(attempt.output.model_dump())  # raises on a lone surrogate
+
+
+def test_other_invalid_json_is_still_a_malformed_chunk() -> None:
+    bad = b'data: {"choices": [{"index": 0, "delta": {"content": NaN}}]}\n\n'
+
+    async def go() -> Attempt:
+        async with (
+            WireServer([Reply(sse=[bad, "[DONE]"])]) as server,
+            Client(server.endpoint()) as client,
+        ):
+            return await client.complete(build_request(_case(), server.endpoint()))
+
+    attempt = asyncio.run(go())
+    assert attempt.error is not None and attempt.error.type == "protocol"
+    assert "malformed JSON in chunk 1" in attempt.error.message
