@@ -90,6 +90,12 @@ def _record(rng: random.Random, i: int, case_passes: bool, model: str) -> dict[s
         "model": model,
         "started_at": "2025-06-01T12:00:00Z",
         "tags": ["critical"] if i % 997 == 0 else [],
+        # As real servers send it: the same model and fingerprint, a unique response id.
+        "served": {
+            "model": f"{model}-2026-01-15",
+            "id": f"chatcmpl-{rng.getrandbits(128):032x}",
+            "system_fingerprint": "vllm-0.23.1-tp2",
+        },
     }
     if rng.random() < 0.01:
         kind = rng.choice(["timeout", "rate_limit", "server"])

@@ -15,7 +15,7 @@ from harness.checks import CheckContext, CheckResult, check_names, register
 from harness.endpoints import PRESETS, Endpoint, Limits, Price, load_config, resolve_endpoint
 from harness.errors import InputError, Problem
 from harness.golden import Case, Suite, case_from_dict, load_suite
-from harness.records import Manifest, Output, Record, ToolCall, Usage
+from harness.records import Manifest, Output, Record, Served, ToolCall, Usage
 from harness.store import Run, load_run
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ __all__ = [
     "Problem",
     "Record",
     "Run",
+    "Served",
     "Suite",
     "ToolCall",
     "Usage",

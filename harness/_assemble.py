@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from harness._sse import DONE, loads, parse_event
-from harness.records import FinishReason, Output, ToolCall, Usage
+from harness.records import FinishReason, Output, Served, ToolCall, Usage
 
 #: Server finish reasons mapped into the record's vocabulary. Synonyms only: a server that says
 #: `stop` after a tool call is recorded as `stop` (DESIGN: never inferred).
@@ -109,6 +109,7 @@ class Assembled:
     """An error object the server sent inside a 200 response (dict or str), else None."""
     problem: str | None
     """Why the response breaks the protocol (malformed chunk, wrong shape, nothing at all)."""
+    served: Served | None = None
 
 
 class Assembler:
@@ -118,6 +119,9 @@ class Assembler:
         "_by_index",
         "_calls",
         "_content",
+        "_fingerprint",
+        "_id",
+        "_model",
         "_reasoning",
         "_usage",
         "chunks",
@@ -133,6 +137,9 @@ class Assembler:
         self._calls: list[_CallSlot] = []
         self._by_index: dict[Any, _CallSlot] = {}
         self._usage: Any = None
+        self._model: Any = None
+        self._id: Any = None
+        self._fingerprint: Any = None
         self.finish_reason: str | None = None
         self.first_token_at: float | None = None
         self.error: Any = None
@@ -144,6 +151,11 @@ class Assembler:
         if type(chunk) is not dict:
             self.problem = f"chunk {self.chunks} is not a JSON object: {excerpt(chunk)}"
             return False
+        if self._model is None:  # id and model come with every chunk: the first ones stay
+            self._model = chunk.get("model")
+            self._id = chunk.get("id")
+        if self._fingerprint is None:  # some servers send it on later chunks only
+            self._fingerprint = chunk.get("system_fingerprint")
         error = chunk.get("error")
         if error:
             self.error = error
@@ -302,7 +314,16 @@ class Assembler:
             usage=usage_from(self._usage),
             error=self.error,
             problem=problem,
+            served=self._served(),
         )
+
+    def _served(self) -> Served | None:
+        model, id_, fingerprint = (
+            v if type(v) is str and v else None for v in (self._model, self._id, self._fingerprint)
+        )
+        if model is None and id_ is None and fingerprint is None:
+            return None
+        return Served(model=model, id=id_, system_fingerprint=fingerprint)
 
 
 def _parsed(arguments: str) -> dict[str, Any] | None:

@@ -51,6 +51,9 @@ _STR_COLS = (
     "started_at",
     "content",
     "reasoning",
+    "served_model",
+    "response_id",
+    "system_fingerprint",
 )
 _OBJ_COLS = ("passed", "tags", "tool_calls")
 _CHECK_COLS = ("row", "name", "passed", "score", "detail", "error", "weight")
@@ -118,6 +121,11 @@ def _collect(raws: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], dict
         a["started_at"](one(started, started))
         a["content"](out.get("content"))
         a["reasoning"](out.get("reasoning"))
+        served = raw.get("served") or {}
+        sm, fp = served.get("model"), served.get("system_fingerprint")
+        a["served_model"](one(sm, sm))
+        a["response_id"](served.get("id"))
+        a["system_fingerprint"](one(fp, fp))
         calls = out.get("tool_calls")
         # `parsed` is derived from `arguments`; the reports show the raw string.
         a["tool_calls"](
@@ -259,3 +267,14 @@ def load_run_data(run: Run | RunData | str | Path) -> RunData:
         price = None
     _derive(records, price)
     return RunData(path, manifest, records, checks, price, raw_lines)
+
+
+def served_info(df: pd.DataFrame) -> dict[str, Any]:
+    """`served_models` {model: records} as the server named them, most first, and the distinct
+    `system_fingerprints`: the `run` block of the report and diff JSON."""
+    return {
+        "served_models": {
+            str(k): int(v) for k, v in df["served_model"].value_counts(sort=True).items()
+        },
+        "system_fingerprints": sorted(str(v) for v in df["system_fingerprint"].dropna().unique()),
+    }

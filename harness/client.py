@@ -51,7 +51,7 @@ from harness._transports import (
 )
 from harness.errors import InputError
 from harness.prompt import render_messages
-from harness.records import ErrorInfo, FinishReason, Output, Usage
+from harness.records import ErrorInfo, FinishReason, Output, Served, Usage
 
 if TYPE_CHECKING:
     from harness.endpoints import Endpoint
@@ -88,6 +88,8 @@ class Attempt:
     """None means success."""
     retry_after_s: float | None = None
     """From Retry-After / retry-after-ms on a failure."""
+    served: Served | None = None
+    """The model, response id and fingerprint the server reported."""
 
 
 # --------------------------------------------------------------------------- the request body
@@ -326,6 +328,7 @@ class Client:
             ttft_s=first - call.started if call.streamed and first is not None else None,
             error=error,
             retry_after_s=call.retry_after if error is not None else None,
+            served=result.served,
         )
 
     def _scrub(self, error: ErrorInfo) -> ErrorInfo:

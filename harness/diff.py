@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from harness._rundata import served_info
 from harness.report import RunData, _num, load_run_data, rate_block, telemetry_block
 from harness.stats import mcnemar_exact, paired_bootstrap
 from harness.store import Run
@@ -338,6 +339,7 @@ def _run_info(d: RunData) -> dict[str, Any]:
         "repeats": m.repeats,
         "status": m.status,
         "records": len(d.records),
+        **served_info(d.records),
     }
 
 

@@ -64,6 +64,20 @@ class Usage(_Model):
     total_tokens: int | None = None
 
 
+class Served(_Model):
+    """What the server said about itself: which model answered, under which response id.
+
+    The requested model is an alias that a provider resolves (OpenAI's `gpt-4o` to a dated
+    snapshot), a gateway may route, and a deployment may change mid-run; vLLM's
+    system_fingerprint names its version and parallelism. Null where the server did not say.
+    """
+
+    model: str | None = None
+    id: str | None = None
+    """The response id (`chatcmpl-...`), what a provider's support asks for."""
+    system_fingerprint: str | None = None
+
+
 class CheckOutcome(_Model):
     name: str
     passed: bool
@@ -96,6 +110,8 @@ class Record(_Model):
     passed: bool | None = None
     started_at: str
     tags: list[str] = Field(default_factory=list)
+    served: Served | None = None
+    """None when no response arrived, or it said nothing about the model, id or fingerprint."""
 
     @property
     def key(self) -> tuple[str, int]:

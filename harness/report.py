@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness._rundata import TOKEN_FIELDS, RunData, load_run_data, pause_gc
+from harness._rundata import TOKEN_FIELDS, RunData, load_run_data, pause_gc, served_info
 from harness.stats import mean_pass_at_k, percentiles, wilson_interval
 from harness.store import Run
 
@@ -239,6 +239,7 @@ def build_report(run: Run | RunData | str | Path) -> RunReport:
             "finished_at": m.finished_at,
             "scheduled": m.scheduled,
             "lines": data.raw_lines,
+            **served_info(df),
         },
         **overall,
         "categories": categories,

@@ -108,6 +108,7 @@ async def _run_one(
         "attempts": attempts,
         "started_at": started,
         "tags": case.tags,
+        "served": attempt.served,
     }
     if attempt.error is not None:
         # An endpoint error is a failure with an unknown score, and no check ran.

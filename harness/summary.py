@@ -8,7 +8,7 @@ command-line and pytest gates (`--min-pass-rate`) use this same figure.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.records import Record
@@ -29,6 +29,11 @@ class RunSummary:
     completion_tokens: int | None
     reasoning_tokens: int | None
     truncated: int
+    requested_models: tuple[str, ...] = ()
+    served_models: dict[str, int] | None = None
+    """Records per model the server said answered (None: no server said)."""
+    fingerprints: int = 0
+    """Distinct system fingerprints reported; more than one means the backend changed."""
 
     @property
     def pass_rate(self) -> float | None:
@@ -49,6 +54,7 @@ def summarize(records: Iterable[Record]) -> RunSummary:
     ok = [r for r in recs if r.status == "ok"]
     lat = percentiles([r.latency_s for r in ok], qs=(50, 95))
     known = [r.usage for r in recs if r.usage is not None]
+    served = Counter(r.served.model for r in recs if r.served and r.served.model)
 
     def total(field: str) -> int | None:
         vals = [getattr(u, field) for u in known if getattr(u, field) is not None]
@@ -66,6 +72,9 @@ def summarize(records: Iterable[Record]) -> RunSummary:
         completion_tokens=total("completion_tokens"),
         reasoning_tokens=total("reasoning_tokens"),
         truncated=sum(1 for r in recs if r.finish_reason == "length"),
+        requested_models=tuple(sorted({r.model for r in recs})),
+        served_models=dict(served.most_common()) if served else None,
+        fingerprints=len({r.served.system_fingerprint for r in recs if r.served} - {None}),
     )
 
 
@@ -100,10 +109,39 @@ def summary_lines(records: Iterable[Record]) -> list[str]:
     measured = s.records - s.checked
     if measured:
         rate += f", {measured} measured only"
-    return [
+    lines = [
         f"{rate}; errors: {errors}; truncated (finish_reason length): {s.truncated}",
         f"latency p50 {_secs(s.latency_p50)} p95 {_secs(s.latency_p95)}  "
         f"ttft p50 {_secs(s.ttft_p50)}  "
         f"tokens prompt {_count(s.prompt_tokens)} completion {_count(s.completion_tokens)} "
         f"reasoning {_count(s.reasoning_tokens)}",
     ]
+    served = served_line(s)
+    return [*lines, served] if served else lines
+
+
+def served_line(s: RunSummary) -> str | None:
+    """The served-model notes of a run on one line, or None when there is nothing to say."""
+    notes = served_notes(s.served_models or {}, s.requested_models, s.fingerprints)
+    return "; ".join(notes) or None
+
+
+def served_notes(
+    served: Mapping[str, int], requested: Sequence[str], fingerprints: int, which: str = "this run"
+) -> list[str]:
+    """What the server said answered, when that is news: not the requested model, or several.
+
+    A provider resolves an alias to a snapshot, a gateway routes, a deployment rolls over
+    mid-run: a diff of two runs is only a diff of two models if each run had one. One wording
+    for the terminal, the HTML and the Markdown.
+    """
+    notes = []
+    if len(served) > 1:
+        counts = ", ".join(f"{m} ({n})" for m, n in served.items())
+        notes.append(f"served models: {counts}: more than one model answered {which}")
+    elif served and set(served) != set(requested):
+        model = next(iter(served))
+        notes.append(f"served model: {model} (requested {', '.join(requested)})")
+    if fingerprints > 1:
+        notes.append(f"{fingerprints} system fingerprints: the backend changed during {which}")
+    return notes

@@ -19,7 +19,7 @@ import pytest
 from harness.client import Attempt, Client, build_request
 from harness.endpoints import Endpoint
 from harness.golden import case_from_dict
-from harness.records import ErrorInfo, ToolCall, Usage
+from harness.records import ErrorInfo, Served, ToolCall, Usage
 from tests.wire_server import Reply, WireServer
 
 WIRE = Path(__file__).parent / "wire"
@@ -219,6 +219,8 @@ def test_dashscope_cached_tokens_nonstream() -> None:
         prompt_tokens=3019, completion_tokens=104, cached_tokens=2048, total_tokens=3123
     )
     assert a.ttft_s is None
+    # DashScope names the model and the response id, and sends a null fingerprint.
+    assert a.served == Served(model="qwen-plus", id="chatcmpl-6ada9ed2-7f33-9de2-8bb0-78bd4035025a")
 
 
 def test_dashscope_vl_cached_tokens_and_the_top_level_variant() -> None:
@@ -365,6 +367,9 @@ def test_ollama_parallel_tools_arrive_whole_without_usage_or_done() -> None:
     assert a.finish_reason == "tool_calls"
     assert a.usage is None  # not reported: unknown, not zero
     assert a.output.content == ""
+    assert a.served == Served(
+        model="qwen2.5-coder:7b-instruct-q8_0", id="chatcmpl-18", system_fingerprint="fp_ollama"
+    )
 
 
 def test_ollama_reasoning_field_tool_call_and_usage_chunk() -> None:
@@ -421,6 +426,12 @@ def test_vllm_nonstream_reasoning_field_and_cached_tokens() -> None:
     assert a.finish_reason == "tool_calls"
     assert a.usage == Usage(
         prompt_tokens=122, completion_tokens=37, cached_tokens=32, total_tokens=159
+    )
+    # vLLM's fingerprint names its version and tensor parallelism: a backend change shows.
+    assert a.served == Served(
+        model="swiss-ai/Apertus-v1.5-70B",
+        id="chatcmpl-98e5c916-349e-44a2-aac9-444f0b803878",
+        system_fingerprint="vllm-0.23.1rc1.dev1029+ga601a9d99-tp4-1381023c",
     )
 
 

@@ -214,3 +214,89 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
     # Only the 400s (final) and the rare case that hit faults on all 7 attempts end as errors.
     assert all(r.error.type == "bad_request" for r in bad if r.error and r.attempts < 7)
     assert len(ok) >= n - injected["400"] - 3
+
+
+def test_a_deployment_that_changes_mid_run_is_named_in_every_output(tmp_path: Path) -> None:
+    """Half a run answered by one server, the rest (after a crash and --resume) by another.
+
+    The records keep what each server said it was; the summary, the report's JSON and HTML,
+    and the CSV say that more than one model answered.
+    """
+
+    from harness.diff import diff_runs, write_diff
+    from harness.render.csv import read_csv
+    from harness.report import build_report, write_report
+    from harness.summary import summary_lines
+
+    suite = write_suite(tmp_path / "g" / "c.yaml", make_cases(6))
+    run = tmp_path / "run"
+    with SimServer(suite) as first:
+        asyncio.run(run_suite(suite, _ep(first.base_url), out_dir=run, progress=False))
+    lines = (run / RESULTS).read_bytes().splitlines(keepends=True)
+    (run / RESULTS).write_bytes(b"".join(lines[:3]))  # a crash lost the last three
+    manifest = orjson.loads((run / "manifest.json").read_bytes())
+    with SimServer(suite, SimConfig(profile="degraded", degraded_fraction=0.0)) as second:
+        manifest["endpoint"]["base_url"] = second.base_url  # the deployment moved meanwhile
+        (run / "manifest.json").write_bytes(orjson.dumps(manifest))
+        asyncio.run(resume_run(run, progress=False))
+    records = load_records(run)
+    assert len(records) == 6
+    assert collections.Counter(r.served.model for r in records if r.served) == {
+        "sim-reference": 3,
+        "sim-degraded": 3,
+    }
+    assert all(r.served and r.served.id and r.served.system_fingerprint for r in records)
+    assert all(r.model == "sim-reference" for r in records)  # what was requested
+
+    (line,) = [x for x in summary_lines(records) if x.startswith("served")]
+    assert line == (
+        "served models: sim-reference (3), sim-degraded (3): more than one model answered this run"
+    )
+    report = build_report(run)
+    assert report.summary["run"]["served_models"] == {"sim-reference": 3, "sim-degraded": 3}
+    assert report.summary["run"]["system_fingerprints"] == ["harness-simulator"]
+    write_report(report, html=tmp_path / "r.html", csv=tmp_path / "r.csv", md=tmp_path / "r.md")
+    html = (tmp_path / "r.html").read_text()
+    assert f'<p class="sim-note">{line}</p>' in html
+    assert f"> {line}" in (tmp_path / "r.md").read_text().splitlines()
+    diff = diff_runs(run, run)
+    assert diff.summary["cand_run"]["served_models"] == {"sim-reference": 3, "sim-degraded": 3}
+    write_diff(diff, html=tmp_path / "d.html", md=tmp_path / "d.md")
+    side = "served models: sim-reference (3), sim-degraded (3): more than one model answered"
+    for which in ("the base run", "the candidate run"):
+        assert f"{side} {which}" in (tmp_path / "d.html").read_text()
+        assert f"> {side} {which}" in (tmp_path / "d.md").read_text().splitlines()
+    csv = read_csv(tmp_path / "r.csv")
+    assert sorted(csv["served.model"]) == ["sim-degraded"] * 3 + ["sim-reference"] * 3
+    assert csv["served.id"].str.startswith("chatcmpl-sim-").all()
+
+
+def test_the_summary_names_a_served_model_only_when_it_is_news() -> None:
+    from harness.records import Record, Served
+    from harness.summary import summary_lines
+
+    def rec(i: int, served: Served | None) -> Record:
+        return Record(
+            case_id=f"c{i}",
+            case_hash="h",
+            category="chat",
+            endpoint="e",
+            model="gpt-4o",
+            status="ok",
+            started_at="t",
+            served=served,
+        )
+
+    def served_lines(*served: Served | None) -> list[str]:
+        lines = summary_lines([rec(i, s) for i, s in enumerate(served)])
+        return [x for x in lines if "served" in x or "fingerprint" in x]
+
+    assert served_lines(None, None) == []  # the server said nothing: nothing to say
+    assert served_lines(Served(model="gpt-4o"), Served(model="gpt-4o")) == []
+    assert served_lines(Served(model="gpt-4o-2024-08-06"), None) == [
+        "served model: gpt-4o-2024-08-06 (requested gpt-4o)"
+    ]
+    assert served_lines(
+        Served(model="gpt-4o", system_fingerprint="fp_a"),
+        Served(model="gpt-4o", system_fingerprint="fp_b"),
+    ) == ["2 system fingerprints: the backend changed during this run"]

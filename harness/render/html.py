@@ -30,6 +30,7 @@ from harness._version import __version__
 from harness.render import _fmt, charts
 from harness.render._atomic import atomic_text
 from harness.render._htmldata import diff_payload, report_payload
+from harness.summary import served_notes
 
 if TYPE_CHECKING:
     from harness.diff import RunDiff
@@ -133,12 +134,15 @@ def json_for_script(payload: Any) -> bytes:
     return b"".join(json_chunks(payload))
 
 
-def _run_ctx(info: dict[str, Any], data: RunData) -> dict[str, Any]:
+def _run_ctx(info: dict[str, Any], data: RunData, which: str = "this run") -> dict[str, Any]:
     ep = data.manifest.endpoint
     sim = ep.get("preset") == "sim" or any(
         str(ep.get(k) or "").startswith("sim") for k in ("name", "model")
     )
-    return {**info, "simulator": sim}
+    notes = served_notes(
+        info["served_models"], [str(info["model"])], len(info["system_fingerprints"]), which
+    )
+    return {**info, "simulator": sim, "served_notes": notes}
 
 
 def _report_ctx(report: RunReport) -> dict[str, Any]:
@@ -198,8 +202,8 @@ def _diff_ctx(diff: RunDiff) -> dict[str, Any]:
     names = [b[0] for b in blocks]
     return {
         "s": s,
-        "b": _run_ctx(s["base_run"], diff.base),
-        "c": _run_ctx(s["cand_run"], diff.cand),
+        "b": _run_ctx(s["base_run"], diff.base, "the base run"),
+        "c": _run_ctx(s["cand_run"], diff.cand, "the candidate run"),
         "blocks": blocks,
         "telemetry": _telemetry_rows(s["telemetry"]),
         "currency": s["telemetry"]["cost"]["currency"],

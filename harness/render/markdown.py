@@ -26,6 +26,7 @@ from harness.render._fmt import (
     secs,
     signed_pct,
 )
+from harness.summary import served_notes
 
 if TYPE_CHECKING:
     from harness.diff import RunDiff
@@ -83,6 +84,7 @@ def _report(report: RunReport, href: str) -> str:
         f"{secs(s['latency_s']['p50'])} / p95 {secs(s['latency_s']['p95'])}"
         + (f" · cost {money(s['cost']['sum'], s['cost']['currency'])}" if s["cost"] else ""),
         "",
+        *_served_lines(run, "this run"),
         "| category | cases | pass rate | 95% CI | mean score | errors | truncated | latency p50 "
         "| p95 |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
@@ -118,6 +120,14 @@ def _report(report: RunReport, href: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _served_lines(run: dict[str, Any], which: str) -> list[str]:
+    """The served-model notes as quoted lines (then a blank one), or nothing."""
+    notes = served_notes(
+        run["served_models"], [str(run["model"])], len(run["system_fingerprints"]), which
+    )
+    return [*(f"> {escape(n)}" for n in notes), ""] if notes else []
+
+
 def _row(label: str, d: dict[str, Any], fmt: Any) -> str:
     return f"| {label} | {fmt(d['base'])} | {fmt(d['cand'])} | {signed_pct(d['delta_pct'])} |"
 
@@ -137,6 +147,8 @@ def _diff(diff: RunDiff, href: str) -> str:
         f"{len(s['changed_cases'])} case changed · {len(s['added_cases'])} added · "
         f"{len(s['removed_cases'])} removed",
         "",
+        *_served_lines(s["base_run"], "the base run"),
+        *_served_lines(s["cand_run"], "the candidate run"),
         "| | base | candidate | change |",
         "|---|--:|--:|--:|",
         f"| pass rate | {pct(s['base'])} | {pct(s['cand'])} | {points(s['delta'])} "

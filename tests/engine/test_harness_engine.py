@@ -115,6 +115,10 @@ def test_chat_model_stop_length_and_non_streaming(
     assert short.usage is not None and short.usage.completion_tokens == 3
     assert unstreamed.output.content == CHAT_ANSWER and unstreamed.finish_reason == "stop"
     assert unstreamed.ttft_s is None  # without streaming there is no first token to time
+    # The engine names what it served (its quirk: "@main" on the path), streamed or not.
+    for rec in (full, short, unstreamed):
+        assert rec.served is not None and rec.served.model == f"{chat_engine.model}@main"
+        assert rec.served.id and len(rec.served.id) >= 16  # a bare uuid, no "chatcmpl-"
 
 
 def test_tool_model_returns_a_structured_call(tmp_path: Path, tool_engine: EngineTarget) -> None:
