@@ -16,7 +16,14 @@ from typing import Any, Literal
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+)
 
 from harness.checks._base import BoundCheck, BuildEnv, CheckArgError, build_check
 
@@ -141,6 +148,33 @@ class Case(_Strict):
     @classmethod
     def _id_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) else v
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _tool_choice_fits_the_tools(
+        cls, v: str | dict[str, Any] | None, info: ValidationInfo
+    ) -> str | dict[str, Any] | None:
+        # Every server answers these with a 400, on every run: say so at validate time. Shapes
+        # other than OpenAI's function choice (newer `allowed_tools`, `custom`) are let through.
+        if v is None:
+            return v
+        tools = info.data.get("tools") or []
+        names = [t.function.name for t in tools]
+        if isinstance(v, str):
+            if v not in ("none", "auto", "required"):
+                raise ValueError(f"must be 'none', 'auto', 'required' or a function, got {v!r}")
+            if v != "none" and not tools:
+                raise ValueError(f"{v!r} needs tools, and the case has none")
+            return v
+        if v.get("type") == "function":
+            fn = v.get("function")
+            name = fn.get("name") if isinstance(fn, dict) else None
+            if not isinstance(name, str):
+                raise ValueError("a function choice is {type: function, function: {name: NAME}}")
+            if name not in names:
+                known = ", ".join(names) or "the case has no tools"
+                raise ValueError(f"names function {name!r}, which is not among the tools ({known})")
+        return v
 
     @property
     def bound_checks(self) -> list[BoundCheck]:

@@ -64,6 +64,18 @@ BAD_INPUTS = {
         "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: 'bad name'}}]\n",
         ":4: tools.0.function.name",
     ),
+    "tool_choice_unknown_function": (
+        "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: ok}}]\n  tool_choice: {type: function, function: {name: missing}}\n",
+        ":5: tool_choice: names function 'missing', which is not among the tools (ok)",
+    ),
+    "tool_choice_without_tools": (
+        "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tool_choice: required\n",
+        ":4: tool_choice: 'required' needs tools, and the case has none",
+    ),
+    "tool_choice_word": (
+        "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: ok}}]\n  tool_choice: any\n",
+        ":5: tool_choice: must be 'none', 'auto', 'required' or a function, got 'any'",
+    ),
 }
 
 
