@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, is_dataclass
 from typing import Any, Literal
@@ -59,21 +60,48 @@ class ToolFunction(_Strict):
             problem = _schema_problem(orjson.dumps(v, option=orjson.OPT_SORT_KEYS))
             if problem:
                 raise ValueError(problem)
+            if v.get("type", "object") != "object":
+                raise ValueError("tool parameters must be a JSON Schema of type 'object'")
         return v
 
 
 @functools.lru_cache(maxsize=4096)
 def _schema_problem(schema_json: bytes) -> str | None:
-    """Why a tool's parameter schema is unusable, or None; cached because suites (and
-    imported benchmark sets) repeat the same tool definitions across hundreds of cases."""
-    schema = orjson.loads(schema_json)
+    """Why a schema is not a JSON Schema, or None; cached because suites (and imported
+    benchmark sets) repeat the same tool and output schemas across hundreds of cases."""
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(orjson.loads(schema_json))
     except SchemaError as exc:
         return f"not a valid JSON Schema: {exc.message}"
-    if schema.get("type", "object") != "object":
-        return "tool parameters must be a JSON Schema of type 'object'"
     return None
+
+
+#: `response_format` types: OpenAI's three, and vLLM's structural_tag.
+RESPONSE_FORMATS = ("text", "json_object", "json_schema", "structural_tag")
+
+
+def _response_format_problem(v: dict[str, Any]) -> str | None:
+    """What every server would refuse in a response_format (a 400 on every run), or None."""
+    kind = v.get("type")
+    if kind not in RESPONSE_FORMATS:
+        return f"type must be one of {', '.join(RESPONSE_FORMATS)}, got {kind!r}"
+    if kind != "json_schema":
+        return None
+    spec = v.get("json_schema")
+    if not isinstance(spec, dict):
+        return "a json_schema format needs json_schema: {name: NAME, schema: {...}}"
+    name = spec.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name):
+        return (
+            f"json_schema.name is required: letters, digits, '_' and '-', at most 64, got {name!r}"
+        )
+    schema = spec.get("schema")
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return "json_schema.schema must be a JSON Schema object"
+    problem = _schema_problem(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    return f"json_schema.schema is {problem}" if problem else None
 
 
 class Tool(_Strict):
@@ -100,6 +128,14 @@ class Params(_Strict):
     n: Literal[1] | None = None
     stream: bool | None = None
     extra_body: dict[str, Any] | None = None
+
+    @field_validator("response_format")
+    @classmethod
+    def _known_response_format(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = _response_format_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
+        return v
 
 
 class ContextChunk(_Strict):

@@ -72,6 +72,18 @@ BAD_INPUTS = {
         "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tool_choice: required\n",
         ":4: tool_choice: 'required' needs tools, and the case has none",
     ),
+    "response_format_schema": (
+        "- id: a\n  category: extraction\n  messages: [{role: user, content: hi}]\n  params:\n    response_format: {type: json_schema, json_schema: {name: x, schema: {type: objekt}}}\n",
+        ":5: params.response_format: json_schema.schema is not a valid JSON Schema",
+    ),
+    "response_format_type": (
+        "- id: a\n  category: extraction\n  messages: [{role: user, content: hi}]\n  params: {response_format: {type: jsonschema}}\n",
+        ":4: params.response_format: type must be one of text, json_object, json_schema",
+    ),
+    "response_format_name": (
+        "- id: a\n  category: extraction\n  messages: [{role: user, content: hi}]\n  params: {response_format: {type: json_schema, json_schema: {schema: {type: object}}}}\n",
+        ":4: params.response_format: json_schema.name is required",
+    ),
     "tool_choice_word": (
         "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: ok}}]\n  tool_choice: any\n",
         ":5: tool_choice: must be 'none', 'auto', 'required' or a function, got 'any'",
