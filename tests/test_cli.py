@@ -84,6 +84,14 @@ BAD_INPUTS = {
         "- id: a\n  category: extraction\n  messages: [{role: user, content: hi}]\n  params: {response_format: {type: json_schema, json_schema: {schema: {type: object}}}}\n",
         ":4: params.response_format: json_schema.name is required",
     ),
+    "message_without_content": (
+        "- id: a\n  category: chat\n  messages:\n    - {role: user}\n",
+        ":4: messages.0: a user message needs content",
+    ),
+    "tool_message_without_id": (
+        "- id: a\n  category: tool_use\n  messages:\n    - {role: user, content: hi}\n    - {role: tool, content: '42'}\n",
+        ":5: messages.1: a tool message needs the tool_call_id of the call it answers",
+    ),
     "tool_choice_word": (
         "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: ok}}]\n  tool_choice: any\n",
         ":5: tool_choice: must be 'none', 'auto', 'required' or a function, got 'any'",
