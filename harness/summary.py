@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.records import Record
 from harness.stats import percentiles, wilson_interval
@@ -145,3 +146,10 @@ def served_notes(
     if fingerprints > 1:
         notes.append(f"{fingerprints} system fingerprints: the backend changed during {which}")
     return notes
+
+
+def run_served_notes(run: Mapping[str, Any], which: str) -> list[str]:
+    """`served_notes` for the `run` block of a report's JSON (or a diff's `base_run`)."""
+    return served_notes(
+        run["served_models"], [str(run["model"])], len(run["system_fingerprints"]), which
+    )

@@ -30,7 +30,7 @@ from harness._version import __version__
 from harness.render import _fmt, charts
 from harness.render._atomic import atomic_text
 from harness.render._htmldata import diff_payload, report_payload
-from harness.summary import served_notes
+from harness.summary import run_served_notes
 
 if TYPE_CHECKING:
     from harness.diff import RunDiff
@@ -139,10 +139,7 @@ def _run_ctx(info: dict[str, Any], data: RunData, which: str = "this run") -> di
     sim = ep.get("preset") == "sim" or any(
         str(ep.get(k) or "").startswith("sim") for k in ("name", "model")
     )
-    notes = served_notes(
-        info["served_models"], [str(info["model"])], len(info["system_fingerprints"]), which
-    )
-    return {**info, "simulator": sim, "served_notes": notes}
+    return {**info, "simulator": sim, "served_notes": run_served_notes(info, which)}
 
 
 def _report_ctx(report: RunReport) -> dict[str, Any]:

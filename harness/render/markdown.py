@@ -26,7 +26,7 @@ from harness.render._fmt import (
     secs,
     signed_pct,
 )
-from harness.summary import served_notes
+from harness.summary import run_served_notes
 
 if TYPE_CHECKING:
     from harness.diff import RunDiff
@@ -122,9 +122,7 @@ def _report(report: RunReport, href: str) -> str:
 
 def _served_lines(run: dict[str, Any], which: str) -> list[str]:
     """The served-model notes as quoted lines (then a blank one), or nothing."""
-    notes = served_notes(
-        run["served_models"], [str(run["model"])], len(run["system_fingerprints"]), which
-    )
+    notes = run_served_notes(run, which)
     return [*(f"> {escape(n)}" for n in notes), ""] if notes else []
 
 
