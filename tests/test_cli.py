@@ -350,3 +350,48 @@ def test_diff_gate_thresholds_from_config(tmp_path: Path) -> None:
         harness("diff", str(base), str(cand), "--config", str(cfg)),
         f"{cfg}:3: gate: unknown key 'alpah'",
     )
+
+
+def test_the_api_key_is_written_nowhere(tmp_path: Path) -> None:
+    """A run that succeeds, a run whose key is refused, and every report and diff format:
+    the key is in no file the harness writes and in nothing it prints."""
+    key = "sk-test-3f9a1c-never-write-me"
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(4))
+    cfg = tmp_path / "h.yaml"
+    outputs = tmp_path / "out"
+    printed = []
+    for require, name in ((key, "good"), ("a-different-key", "refused")):
+        with SimServer(suite, SimConfig(require_key=require)) as sim:
+            cfg.write_text(
+                f"endpoints:\n  s:\n    base_url: {sim.base_url}\n    model: sim-reference\n"
+                "    api_key_env: HARNESS_TEST_KEY\n"
+            )
+            run = harness(
+                "run", "--config", str(cfg), "--endpoint", "s", "--suite", suite.path,
+                "--out", str(outputs / name), "--no-progress", env={"HARNESS_TEST_KEY": key},
+            )  # fmt: skip
+            assert run.returncode == 0, run.stderr
+            printed += [run.stdout, run.stderr]
+    refused = load_records(outputs / "refused")
+    assert all(r.error and r.error.type == "auth" for r in refused)
+    assert all(r.error and "$HARNESS_TEST_KEY" in r.error.message for r in refused)
+    for name in ("good", "refused"):
+        rep = harness(
+            "report", str(outputs / name),
+            "--html", str(outputs / f"{name}.html"), "--csv", str(outputs / f"{name}.csv"),
+            "--md", str(outputs / f"{name}.md"), "--json", str(outputs / f"{name}.json"),
+        )  # fmt: skip
+        assert rep.returncode == 0, rep.stderr
+        printed += [rep.stdout, rep.stderr]
+    diff = harness(
+        "diff", str(outputs / "good"), str(outputs / "refused"),
+        "--html", str(outputs / "d.html"), "--csv", str(outputs / "d.csv"),
+        "--md", str(outputs / "d.md"), "--json", str(outputs / "d.json"),
+    )  # fmt: skip
+    printed += [diff.stdout, diff.stderr]
+    written = [p for p in outputs.rglob("*") if p.is_file()]
+    assert len(written) >= 2 * 2 + 2 * 4 + 4  # two run dirs, two reports, one diff
+    for path in written:
+        assert key.encode() not in path.read_bytes(), path
+    for text in printed:
+        assert key not in text
