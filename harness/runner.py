@@ -14,7 +14,6 @@ import contextlib
 import gc
 import re
 import signal
-import sys
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from tqdm import tqdm
 
+from harness._progress import Progress
 from harness._version import __version__
 from harness.checks import CheckContext, score_output
 from harness.checks.judge import judge_session
@@ -61,24 +60,6 @@ class RunResult:
     """Records this invocation appended."""
     errors: int
     interrupted: bool = False
-
-
-@dataclass
-class _Progress:
-    bar: tqdm[Any] | None
-    errors: int = 0
-    done: int = 0
-    passed: int = 0
-
-    def update(self, rec: Record) -> None:
-        self.done += 1
-        if rec.status == "error":
-            self.errors += 1
-        elif rec.passed:
-            self.passed += 1
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(passed=self.passed, errors=self.errors, refresh=False)
 
 
 async def _run_one(
@@ -146,9 +127,7 @@ async def run_jobs(
     The building block under `run_suite`, `resume_run` and the pytest plugin. Cancelling it
     loses only the calls in flight: every finished record is already on disk.
     """
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(jobs), unit="case", dynamic_ncols=True, disable=not show, file=sys.stderr)
-    prog = _Progress(bar=bar if show else None)
+    prog = Progress(len(jobs), show=progress)
     limiters = rate_limits(endpoint)
     queue: asyncio.Queue[tuple[Case, int]] = asyncio.Queue()
     for job in jobs:
@@ -186,7 +165,7 @@ async def run_jobs(
                 raise
     finally:
         gc.unfreeze()
-        bar.close()
+        prog.close()
     return prog.done, prog.errors
 
 
