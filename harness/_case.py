@@ -200,6 +200,21 @@ class Case(_Strict):
     def _id_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) else v
 
+    @field_validator("messages")
+    @classmethod
+    def _tool_results_answer_calls(cls, v: list[Message]) -> list[Message]:
+        # OpenAI-compatible servers refuse a tool message that answers no earlier call.
+        called: set[str] = set()
+        for i, m in enumerate(v):
+            if m.role == "assistant" and m.tool_calls:
+                called |= {str(c["id"]) for c in m.tool_calls if isinstance(c, dict) and "id" in c}
+            elif m.role == "tool" and m.tool_call_id not in called:
+                raise ValueError(
+                    f"message {i}: tool_call_id {m.tool_call_id!r} answers no tool call of an "
+                    "earlier assistant message"
+                )
+        return v
+
     @field_validator("tool_choice")
     @classmethod
     def _tool_choice_fits_the_tools(

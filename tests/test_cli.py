@@ -92,6 +92,10 @@ BAD_INPUTS = {
         "- id: a\n  category: tool_use\n  messages:\n    - {role: user, content: hi}\n    - {role: tool, content: '42'}\n",
         ":5: messages.1: a tool message needs the tool_call_id of the call it answers",
     ),
+    "tool_message_answers_no_call": (
+        "- id: a\n  category: tool_use\n  messages:\n    - {role: user, content: hi}\n    - {role: assistant, tool_calls: [{id: c1, type: function, function: {name: f, arguments: '{}'}}]}\n    - {role: tool, tool_call_id: c2, content: '42'}\n",
+        "message 2: tool_call_id 'c2' answers no tool call of an earlier assistant message",
+    ),
     "tool_choice_word": (
         "- id: a\n  category: tool_use\n  messages: [{role: user, content: hi}]\n  tools: [{type: function, function: {name: ok}}]\n  tool_choice: any\n",
         ":5: tool_choice: must be 'none', 'auto', 'required' or a function, got 'any'",
