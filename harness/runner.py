@@ -202,23 +202,25 @@ async def _execute(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, _on_signal, sig)
             installed.append(sig)
-    interrupted = False
+    finished = False
     try:
         await run_jobs(
             jobs, endpoint, writer, concurrency=concurrency, progress=progress, on_record=_count
         )
+        finished = True
     except asyncio.CancelledError:
-        interrupted = True
         if not stop_signal:
             raise
     except KeyboardInterrupt:
-        interrupted = True
+        pass  # the manifest says interrupted, and so does the result
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
         writer.close()
         manifest.finished_at = now_iso()
-        manifest.status = "interrupted" if interrupted or stop_signal else "complete"
+        # Anything but a normal end (a signal, a crash in a check or a callback) leaves the run
+        # resumable: "complete" would make --resume believe nothing is missing.
+        manifest.status = "complete" if finished and not stop_signal else "interrupted"
         write_manifest(run_dir, manifest)
     return RunResult(
         path=run_dir,

@@ -157,7 +157,9 @@ class ResultsWriter:
         self._f: IO[bytes] = self.path.open("ab")
 
     def append(self, record: Record) -> None:
-        line = orjson.dumps(record.model_dump(mode="json")) + b"\n"
+        # `fallback`: a value JSON has no form for (a plugin check's `data` holding an object)
+        # is kept as its repr; refusing it would stop the run and lose every later record.
+        line = orjson.dumps(record.model_dump(mode="json", fallback=repr)) + b"\n"
         # One write call per line keeps a line whole unless the process dies mid-syscall.
         self._f.write(line)
         self._f.flush()

@@ -300,3 +300,29 @@ def test_the_summary_names_a_served_model_only_when_it_is_news() -> None:
         Served(model="gpt-4o", system_fingerprint="fp_a"),
         Served(model="gpt-4o", system_fingerprint="fp_b"),
     ) == ["2 system fingerprints: the backend changed during this run"]
+
+
+def test_a_crash_mid_run_leaves_an_interrupted_run_that_resumes(tmp_path: Path) -> None:
+    """Not only signals: any exception that ends a run early must not mark it complete."""
+    suite = write_suite(tmp_path / "g" / "c.yaml", make_cases(12))
+    seen: list[str] = []
+
+    def crash_after_three(rec: object) -> None:
+        seen.append("x")
+        if len(seen) == 3:
+            raise RuntimeError("a bug in a callback")
+
+    with SimServer(suite) as sim:
+        ep = _ep(sim.base_url, concurrency=1)
+        with pytest.raises(RuntimeError, match="a bug in a callback"):
+            asyncio.run(
+                run_suite(
+                    suite, ep, out_dir=tmp_path / "run", progress=False, on_record=crash_after_three
+                )
+            )
+        assert load_manifest(tmp_path / "run").status == "interrupted"
+        assert 3 <= len(_lines(tmp_path / "run")) < 12
+        done = asyncio.run(resume_run(tmp_path / "run", progress=False))
+    assert done.manifest.status == "complete"
+    keys = [(str(x["case_id"]), x["repeat"]) for x in _lines(tmp_path / "run")]
+    assert len(keys) == 12 and len(set(keys)) == 12
