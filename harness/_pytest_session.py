@@ -207,7 +207,12 @@ class EvalSession:
             for key in keys:
                 fut = self.waiting[key]
                 if not fut.done():
-                    fut.set_exception(RuntimeError(f"the eval run stopped: {exc!r}"))
+                    why = (
+                        str(exc)
+                        if isinstance(exc, InputError)
+                        else f"the eval run stopped: {exc!r}"
+                    )
+                    fut.set_exception(RuntimeError(why))
             raise
 
     def record_for(self, key: tuple[str, int]) -> Record:

@@ -59,3 +59,11 @@ class InputError(Exception):
 
 class UsageError(InputError):
     """A command-line usage mistake (conflicting or missing flags)."""
+
+
+class EndpointFailing(InputError):
+    """Records in a row failed with an error no other case can escape (key, quota, model).
+
+    Raised by the runner after `limits.fail_fast_after` such records, so a wrong key or model
+    name costs ten calls instead of a whole suite (hours, under an RPM limit).
+    """

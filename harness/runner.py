@@ -23,13 +23,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness._failfast import FailFast
 from harness._progress import Progress
 from harness._version import __version__
 from harness.checks import CheckContext, score_output
 from harness.checks.judge import judge_session
 from harness.client import Client, build_request, endpoint_params
 from harness.endpoints import Endpoint
-from harness.errors import InputError, Problem, describe_validation_error
+from harness.errors import EndpointFailing, InputError, Problem, describe_validation_error
 from harness.golden import Case, Suite, load_suite
 from harness.ratelimit import RateLimits, rate_limits
 from harness.records import Manifest, Record, SuiteInfo
@@ -133,6 +134,7 @@ async def run_jobs(
     for job in jobs:
         queue.put_nowait(job)
     bodies: dict[str, dict[str, Any]] = {}
+    fail_fast = FailFast(endpoint.limits.fail_fast_after)
 
     async def worker(client: Client) -> None:
         while True:
@@ -148,6 +150,7 @@ async def run_jobs(
             prog.update(rec)
             if on_record is not None:
                 on_record(rec)
+            fail_fast.watch(rec)
 
     # The suite, its built checks and the SDK are long-lived: keep the collector from walking
     # them again and again during the run (a full collection then stalls a whole wave of calls).
@@ -211,6 +214,10 @@ async def _execute(
     except asyncio.CancelledError:
         if not stop_signal:
             raise
+    except EndpointFailing as exc:
+        raise EndpointFailing(
+            f"{exc}; fix it, then `harness run --resume {run_dir} --retry-errors`"
+        ) from None
     except KeyboardInterrupt:
         pass  # the manifest says interrupted, and so does the result
     finally:

@@ -399,3 +399,17 @@ def test_the_api_key_is_written_nowhere(tmp_path: Path) -> None:
         assert key.encode() not in path.read_bytes(), path
     for text in printed:
         assert key not in text
+
+
+def test_a_refused_key_stops_the_run_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(30))
+    out = tmp_path / "run"
+    with SimServer(suite, SimConfig(require_key="right-key")) as sim:
+        proc = harness(
+            "run", "--base-url", sim.base_url, "--model", "m", "--suite", suite.path,
+            "--out", str(out), "--no-progress",
+        )  # fmt: skip
+    _assert_input_error(proc, "stopped: 10 records in a row failed with auth 401", "--resume")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert load_manifest(out).status == "interrupted"
+    assert 10 <= len(load_records(out)) < 30

@@ -172,6 +172,20 @@ def test_xdist_and_junitxml_call_each_case_once(golden: Path, tmp_path: Path) ->
     assert load_manifest(run).status == "complete"
 
 
+def test_a_refused_key_stops_the_eval_run_after_ten_calls(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(40))
+    with SimServer(suite, SimConfig(require_key="k")) as sim:
+        proc = pytest_evals(
+            "--golden", str(tmp_path / "golden"), "--run-dir", str(tmp_path / "run"),
+            "--base-url", sim.base_url, "--model", "sim",
+        )  # fmt: skip
+        calls = sim.stats.requests
+    assert proc.returncode == 1
+    assert "40 errors" in proc.stdout
+    assert "RuntimeError: stopped: 10 records in a row failed with auth 401" in proc.stdout
+    assert calls <= 10 + 8  # the tenth refusal, plus at most the calls in flight (concurrency 8)
+
+
 def test_endpoint_errors_are_errors_not_failures(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "golden" / "c.yaml", make_cases(3))
     with SimServer(suite, SimConfig(require_key="k")) as sim:

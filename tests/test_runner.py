@@ -104,7 +104,7 @@ def test_resume_and_retry_errors(tmp_path: Path) -> None:
     # A server that refuses every call (401: final, never retried) leaves 30 error records.
     with SimServer(suite, SimConfig(require_key="right-key")) as sim:
         url = sim.base_url
-        ep = _ep(url)
+        ep = _ep(url, fail_fast_after=0)  # this test wants every refused record
         res = asyncio.run(run_suite(suite, ep, out_dir=tmp_path / "run", progress=False))
         recs = load_records(res.path)
         assert len(recs) == 30
@@ -326,3 +326,59 @@ def test_a_crash_mid_run_leaves_an_interrupted_run_that_resumes(tmp_path: Path) 
     assert done.manifest.status == "complete"
     keys = [(str(x["case_id"]), x["repeat"]) for x in _lines(tmp_path / "run")]
     assert len(keys) == 12 and len(set(keys)) == 12
+
+
+def test_a_refused_key_stops_the_run_after_ten_records_and_resume_finishes_it(
+    tmp_path: Path,
+) -> None:
+    from harness.errors import EndpointFailing
+
+    suite = write_suite(tmp_path / "g" / "c.yaml", make_cases(40))
+    run = tmp_path / "run"
+    with SimServer(suite, SimConfig(require_key="right-key")) as sim:
+        ep = _ep(sim.base_url, concurrency=1)
+        with pytest.raises(EndpointFailing) as info:
+            asyncio.run(run_suite(suite, ep, out_dir=run, progress=False))
+        calls = sim.stats.requests
+    assert calls == 10  # ten calls, not forty
+    message = str(info.value)
+    assert message.startswith("stopped: 10 records in a row failed with auth 401 (")
+    assert f"`harness run --resume {run} --retry-errors`" in message
+    assert load_manifest(run).status == "interrupted"
+    assert len(_lines(run)) == 10
+    with SimServer(suite) as fixed:
+        m = load_manifest(run)
+        m.endpoint["base_url"] = fixed.base_url
+        from harness.store import write_manifest
+
+        write_manifest(run, m)
+        done = asyncio.run(resume_run(run, retry_errors=True, progress=False))
+    assert done.manifest.status == "complete"
+    assert len(load_records(run)) == 40 and all(r.status == "ok" for r in load_records(run))
+
+
+def test_what_counts_towards_fail_fast() -> None:
+    from harness._failfast import FailFast
+    from harness.errors import EndpointFailing
+    from harness.records import ErrorInfo, Record
+
+    def rec(error: ErrorInfo | None) -> Record:
+        return Record(
+            case_id="c", case_hash="h", category="chat", endpoint="e", model="m",
+            status="error" if error else "ok", error=error, started_at="t",
+        )  # fmt: skip
+
+    auth = rec(ErrorInfo(type="auth", status_code=401, message="bad key"))
+    quota = rec(ErrorInfo(type="quota", status_code=400, code="Arrearage", message="unpaid"))
+    missing = rec(ErrorInfo(type="bad_request", status_code=404, message="no such model"))
+    one_case = rec(ErrorInfo(type="bad_request", status_code=400, message="prompt too long"))
+    timeout = rec(ErrorInfo(type="timeout", message="slow"))
+
+    watch = FailFast(3)
+    for r in (auth, quota, rec(None), auth, one_case, timeout, quota):
+        watch.watch(r)  # an ok record resets; case-specific errors neither count nor reset
+    with pytest.raises(EndpointFailing, match=r"3 records in a row failed with bad_request 404"):
+        watch.watch(missing)
+    never = FailFast(0)
+    for _ in range(100):
+        never.watch(auth)

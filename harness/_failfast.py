@@ -1,0 +1,43 @@
+"""Stop a run that cannot succeed: a wrong key, an unpaid account, a model name that is not served.
+
+Those errors are final (never retried) and say nothing about the case, so once
+`limits.fail_fast_after` records in a row end with one, the rest of the suite would too: at an
+RPM limit, a 10,000-case run would spend hours writing the same error. Errors that depend on
+the case (a 400 for one prompt, a timeout) neither count nor reset the streak; an ok record
+resets it.
+"""
+
+from __future__ import annotations
+
+from harness.errors import EndpointFailing
+from harness.records import ErrorInfo, Record
+
+
+def fails_every_case(error: ErrorInfo) -> bool:
+    """A key, a billing state or a model name: nothing about the case, so no case will pass."""
+    return error.type in ("auth", "quota") or (
+        error.type == "bad_request" and error.status_code == 404
+    )
+
+
+class FailFast:
+    """Watches records as they are written; raises EndpointFailing at the limit (0: never)."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self._streak: list[ErrorInfo] = []
+
+    def watch(self, rec: Record) -> None:
+        if not self.after:
+            return
+        if rec.status == "ok":
+            self._streak.clear()
+        elif rec.error is not None and fails_every_case(rec.error):
+            self._streak.append(rec.error)
+            if len(self._streak) >= self.after:
+                last = rec.error
+                code = f" {last.status_code}" if last.status_code else ""
+                raise EndpointFailing(
+                    f"stopped: {len(self._streak)} records in a row failed with {last.type}{code} "
+                    f"({last.message}), and every other case would too"
+                )
