@@ -25,19 +25,20 @@ class FailFast:
 
     def __init__(self, after: int) -> None:
         self.after = after
-        self._streak: list[ErrorInfo] = []
+        self._streak = 0
+        """Records since the last ok one that failed with an error no case can escape."""
 
     def watch(self, rec: Record) -> None:
         if not self.after:
             return
         if rec.status == "ok":
-            self._streak.clear()
+            self._streak = 0
         elif rec.error is not None and fails_every_case(rec.error):
-            self._streak.append(rec.error)
-            if len(self._streak) >= self.after:
-                last = rec.error
-                code = f" {last.status_code}" if last.status_code else ""
+            self._streak += 1
+            if self._streak >= self.after:
+                error = rec.error
+                code = f" {error.status_code}" if error.status_code else ""
                 raise EndpointFailing(
-                    f"stopped: {len(self._streak)} records in a row failed with {last.type}{code} "
-                    f"({last.message}), and every other case would too"
+                    f"stopped: {self._streak} records in a row failed with {error.type}{code} "
+                    f"({error.message}), and every other case would too"
                 )
