@@ -1,10 +1,12 @@
-"""Stop a run that cannot succeed: a wrong key, an unpaid account, a model name that is not served.
+"""Stop a run that cannot succeed: a wrong key, an unpaid account, a model name that is not
+served, a server that is not there.
 
-Those errors are final (never retried) and say nothing about the case, so once
-`limits.fail_fast_after` records in a row end with one, the rest of the suite would too: at an
-RPM limit, a 10,000-case run would spend hours writing the same error. Errors that depend on
-the case (a 400 for one prompt, a timeout) neither count nor reset the streak; an ok record
-resets it.
+Those errors say nothing about the case, so once `limits.fail_fast_after` records in a row end
+with one, the rest of the suite would too: at an RPM limit, a 10,000-case run would spend hours
+writing the same error. A `connection` record (refused, reset, DNS) is written only after its
+retries and their backoff, so ten in a row mean the server has been unreachable for a while, not
+a blip. Errors that depend on the case (a 400 for one prompt, a timeout on a long answer)
+neither count nor reset the streak; an ok record resets it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from harness.records import ErrorInfo, Record
 
 
 def fails_every_case(error: ErrorInfo) -> bool:
-    """A key, a billing state or a model name: nothing about the case, so no case will pass."""
-    return error.type in ("auth", "quota") or (
+    """A key, a billing state, a model name or an unreachable server: nothing about the case."""
+    return error.type in ("auth", "quota", "connection") or (
         error.type == "bad_request" and error.status_code == 404
     )
 

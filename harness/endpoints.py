@@ -35,8 +35,9 @@ class Limits(BaseModel):
     backoff_initial_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)
     fail_fast_after: int = Field(default=10, ge=0)
-    """Stop a run after this many records in a row fail with `auth`, `quota` or a 404 (an
-    unknown model): every other case would fail the same way. 0: never stop."""
+    """Stop a run after this many records in a row fail with `auth`, `quota`, `connection` (after
+    its retries) or a 404 (an unknown model): every other case would fail the same way. 0: never
+    stop."""
 
 
 class Price(BaseModel):

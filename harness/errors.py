@@ -62,7 +62,7 @@ class UsageError(InputError):
 
 
 class EndpointFailing(InputError):
-    """Records in a row failed with an error no other case can escape (key, quota, model).
+    """Records in a row failed with an error no other case can escape (key, quota, model, host).
 
     Raised by the runner after `limits.fail_fast_after` such records, so a wrong key or model
     name costs ten calls instead of a whole suite (hours, under an RPM limit).

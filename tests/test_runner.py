@@ -373,12 +373,39 @@ def test_what_counts_towards_fail_fast() -> None:
     missing = rec(ErrorInfo(type="bad_request", status_code=404, message="no such model"))
     one_case = rec(ErrorInfo(type="bad_request", status_code=400, message="prompt too long"))
     timeout = rec(ErrorInfo(type="timeout", message="slow"))
+    refused = rec(ErrorInfo(type="connection", message="no response (refused)"))
 
     watch = FailFast(3)
     for r in (auth, quota, rec(None), auth, one_case, timeout, quota):
         watch.watch(r)  # an ok record resets; case-specific errors neither count nor reset
     with pytest.raises(EndpointFailing, match=r"3 records in a row failed with bad_request 404"):
         watch.watch(missing)
+    watch = FailFast(2)
+    watch.watch(refused)
+    with pytest.raises(EndpointFailing, match=r"2 records in a row failed with connection \("):
+        watch.watch(refused)
     never = FailFast(0)
     for _ in range(100):
         never.watch(auth)
+
+
+def test_an_unreachable_server_stops_the_run(tmp_path: Path) -> None:
+    """A typo'd port: every case would retry into the same refused connection."""
+    import socket
+
+    from harness.errors import EndpointFailing
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    suite = write_suite(tmp_path / "g" / "c.yaml", make_cases(40))
+    ep = Endpoint(
+        name="typo",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        model="m",
+        limits=Limits(concurrency=2, max_retries=1, backoff_initial_s=0.01, backoff_max_s=0.02),
+    )
+    with pytest.raises(EndpointFailing, match=r"10 records in a row failed with connection \("):
+        asyncio.run(run_suite(suite, ep, out_dir=tmp_path / "run", progress=False))
+    assert load_manifest(tmp_path / "run").status == "interrupted"
+    assert 10 <= len(_lines(tmp_path / "run")) <= 12
