@@ -246,7 +246,6 @@ def load_config(path: str | Path) -> dict[str, Endpoint]:
             )
             continue
         merged = {**base, **settings, "name": str(ep_name), "preset": preset}
-        found = len(problems)
         params = merged.get("params")
         for key, msg in param_problems(params) if isinstance(params, dict) else ():
             ln = _yamlpos.line_of(root, ("endpoints", ep_name, "params", key))
@@ -259,8 +258,7 @@ def load_config(path: str | Path) -> dict[str, Endpoint]:
                 msg = describe_validation_error(err)
                 problems.append(Problem(name, ln, f"endpoint {ep_name!r}: {msg}"))
             continue
-        if len(problems) == found:
-            out[str(ep_name)] = endpoint
+        out[str(ep_name)] = endpoint  # returned only when no endpoint had a problem
     if problems:
         problems.sort(key=lambda p: p.line)
         raise InputError(problems)
