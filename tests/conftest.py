@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from harness.golden import Suite, load_suite
+from harness.records import Record
 from harness.sim import SimConfig, SimServer
 from tests import wire_server
 
@@ -29,6 +30,20 @@ def make_cases(n: int, *, prefix: str = "c") -> list[dict[str, Any]]:
         }
         for i in range(n)
     ]
+
+
+def make_record(**fields: Any) -> Record:
+    """A record with placeholder identity fields; tests set only what they are about."""
+    defaults: dict[str, Any] = {
+        "case_id": "c",
+        "case_hash": "h",
+        "category": "chat",
+        "endpoint": "e",
+        "model": "m",
+        "status": "ok",
+        "started_at": "t",
+    }
+    return Record(**{**defaults, **fields})
 
 
 def write_suite(path: Path, cases: list[dict[str, Any]]) -> Suite:

@@ -9,13 +9,12 @@ import pytest
 from harness._progress import Progress
 from harness.records import ErrorInfo, Record
 
+from .conftest import make_record
+
 
 def _rec(ok: bool) -> Record:
-    return Record(
-        case_id="c", case_hash="h", category="chat", endpoint="e", model="m",
-        status="ok" if ok else "error", passed=ok, started_at="t",
-        error=None if ok else ErrorInfo(type="timeout", message="slow"),
-    )  # fmt: skip
+    error = None if ok else ErrorInfo(type="timeout", message="slow")
+    return make_record(status="ok" if ok else "error", passed=ok, error=error)
 
 
 def test_status_lines_go_to_a_log_and_stop_before_the_end(

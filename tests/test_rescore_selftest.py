@@ -14,7 +14,7 @@ from harness.selftest import selftest
 from harness.sim import SimConfig, SimServer
 from harness.store import load_manifest, load_records
 
-from .conftest import make_cases, write_suite
+from .conftest import make_cases, make_record, write_suite
 
 
 def test_rescore_uses_stored_outputs_only(tmp_path: Path) -> None:
@@ -62,18 +62,9 @@ def test_measured_only_cases_are_left_out_of_the_pass_rate() -> None:
     from harness.summary import min_pass_rate_verdict, summarize, summary_lines
 
     def rec(i: int, passed: bool, checked: bool = True, status: str = "ok") -> Record:
-        return Record(
-            case_id=f"c{i}",
-            case_hash="h",
-            category="chat",
-            endpoint="e",
-            model="m",
-            status=status,
-            started_at="t",
-            passed=passed,
-            checks=[CheckOutcome(name="contains", passed=passed, score=float(passed))]
-            if checked
-            else [],
+        checks = [CheckOutcome(name="contains", passed=passed, score=float(passed))]
+        return make_record(
+            case_id=f"c{i}", status=status, passed=passed, checks=checks if checked else []
         )
 
     recs = [rec(0, True), rec(1, False), rec(2, True, checked=False), rec(3, False, status="error")]

@@ -19,7 +19,7 @@ from harness.selection import parse_shard
 from harness.sim import SimConfig, SimServer
 from harness.store import RESULTS, load_manifest, load_records
 
-from .conftest import make_cases, write_suite
+from .conftest import make_cases, make_record, write_suite
 
 
 def _ep(url: str, **limits: float) -> Endpoint:
@@ -272,23 +272,14 @@ def test_a_deployment_that_changes_mid_run_is_named_in_every_output(tmp_path: Pa
 
 
 def test_the_summary_names_a_served_model_only_when_it_is_news() -> None:
-    from harness.records import Record, Served
+    from harness.records import Served
     from harness.summary import summary_lines
 
-    def rec(i: int, served: Served | None) -> Record:
-        return Record(
-            case_id=f"c{i}",
-            case_hash="h",
-            category="chat",
-            endpoint="e",
-            model="gpt-4o",
-            status="ok",
-            started_at="t",
-            served=served,
-        )
-
     def served_lines(*served: Served | None) -> list[str]:
-        lines = summary_lines([rec(i, s) for i, s in enumerate(served)])
+        records = [
+            make_record(case_id=f"c{i}", model="gpt-4o", served=s) for i, s in enumerate(served)
+        ]
+        lines = summary_lines(records)
         return [x for x in lines if "served" in x or "fingerprint" in x]
 
     assert served_lines(None, None) == []  # the server said nothing: nothing to say
@@ -363,10 +354,7 @@ def test_what_counts_towards_fail_fast() -> None:
     from harness.records import ErrorInfo, Record
 
     def rec(error: ErrorInfo | None) -> Record:
-        return Record(
-            case_id="c", case_hash="h", category="chat", endpoint="e", model="m",
-            status="error" if error else "ok", error=error, started_at="t",
-        )  # fmt: skip
+        return make_record(status="error" if error else "ok", error=error)
 
     auth = rec(ErrorInfo(type="auth", status_code=401, message="bad key"))
     quota = rec(ErrorInfo(type="quota", status_code=400, code="Arrearage", message="unpaid"))
